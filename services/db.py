@@ -1,0 +1,119 @@
+"""Database engines: building one from DATABASE_URL, migrating it, and writing safely."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from piccolo.apps.migrations.commands.forwards import run_forwards
+from piccolo.apps.migrations.tables import Migration
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.table import Table
+
+from services.tables import TABLES
+
+# Long enough that a writer waits out another writer's batch instead of failing.
+SQLITE_BUSY_TIMEOUT = 30
+
+
+class DatabaseError(RuntimeError):
+    """The database could not be reached or migrated; the message says why."""
+
+
+def build_engine(database_url: str) -> Engine:  # type: ignore[type-arg]
+    """Build the Piccolo engine a `sqlite:///…` or `postgres://…` URL names."""
+    if database_url.startswith(("postgres://", "postgresql://")):
+        return PostgresEngine(config={"dsn": database_url})
+    path = Path(database_url.removeprefix("sqlite://").removeprefix("/") or "crate.sqlite3")
+    if database_url.startswith("sqlite:////"):
+        path = Path("/" + database_url.removeprefix("sqlite:////"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT)
+
+
+def activate(engine: Engine) -> None:  # type: ignore[type-arg]
+    """Point every table (and Piccolo's migration bookkeeping) at `engine`."""
+    tables: list[type[Table]] = [*TABLES, Migration]
+    for table in tables:
+        table._meta.db = engine
+    # Piccolo's migration runner looks the engine up in piccolo_conf by name.
+    import piccolo_conf
+
+    piccolo_conf.DB = engine
+
+
+def current() -> Engine:  # type: ignore[type-arg]
+    """The engine the tables use now."""
+    engine: Engine = TABLES[0]._meta.db  # type: ignore[type-arg]
+    return engine
+
+
+def is_sqlite(engine: Engine | None = None) -> bool:  # type: ignore[type-arg]
+    """True when the (current) engine is SQLite."""
+    return (engine or current()).engine_type == "sqlite"
+
+
+async def prepare(engine: Engine | None = None) -> None:  # type: ignore[type-arg]
+    """Per-database settings that persist: WAL mode for SQLite, so reads run beside writes."""
+    engine = engine or current()
+    if is_sqlite(engine):
+        await engine.run_ddl("PRAGMA journal_mode=WAL")
+
+
+async def migrate() -> str:
+    """Apply every migration not yet applied; return Piccolo's summary, raise on failure."""
+    await prepare()
+    output = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(output):
+            result = await run_forwards(app_name="all")
+    except Exception as exc:  # Piccolo raises whatever the driver raised
+        raise DatabaseError(f"Migrations failed: {describe_error(exc)}") from exc
+    if not result.success:
+        raise DatabaseError(f"Migrations failed: {result.message}")
+    return output.getvalue()
+
+
+@contextlib.asynccontextmanager
+async def write_transaction() -> AsyncIterator[Any]:
+    """A transaction for writes: IMMEDIATE on SQLite so concurrent writers queue, not fail."""
+    engine = current()
+    if isinstance(engine, SQLiteEngine):
+        async with engine.transaction(transaction_type=TransactionType.immediate) as tx:
+            yield tx
+    else:
+        async with engine.transaction() as tx:
+            yield tx
+
+
+async def start_pool() -> None:
+    """Open the connection pool (PostgreSQL only)."""
+    engine = current()
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool()
+
+
+async def close_pool() -> None:
+    """Close the connection pool (PostgreSQL only)."""
+    engine = current()
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()
+
+
+async def ping() -> None:
+    """Run a trivial query; raise DatabaseError with the reason when that fails."""
+    try:
+        await current().run_ddl("SELECT 1")
+    except Exception as exc:  # any driver error means "not reachable"
+        raise DatabaseError(f"Database not reachable: {describe_error(exc)}") from exc
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line description of a driver error, without connection strings."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,185 @@
+"""Job bookkeeping: the `job` table rows and the progress interface long work reports to."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from services import db
+from services.tables import Job
+
+JobState = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
+ACTIVE_STATES: tuple[JobState, ...] = ("queued", "running", "waiting")
+FINAL_STATES: tuple[JobState, ...] = ("succeeded", "failed", "cancelled")
+
+
+class JobFailed(Exception):
+    """Ends a job as failed; the message is shown to the user as the reason, word for word."""
+
+
+class JobCancelled(Exception):
+    """Raised between units of work when a user cancelled the job."""
+
+
+class JobNotFound(LookupError):
+    """No job has that task id."""
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Where a job stands: what the badge, the status JSON and the job row show."""
+
+    state: JobState = "queued"
+    phase: str = ""
+    done: int = 0
+    total: int | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    retry_at: datetime | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (datetimes as ISO-8601 strings)."""
+        return {
+            "state": self.state,
+            "phase": self.phase,
+            "done": self.done,
+            "total": self.total,
+            "counts": dict(self.counts),
+            "retry_at": self.retry_at.isoformat() if self.retry_at else None,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Snapshot:
+        """The inverse of `to_json`, tolerant of missing keys."""
+        retry_at = data.get("retry_at")
+        state = data.get("state", "queued")
+        return cls(
+            state=state if state in ACTIVE_STATES + FINAL_STATES else "running",
+            phase=str(data.get("phase") or ""),
+            done=int(data.get("done") or 0),
+            total=None if data.get("total") is None else int(data["total"]),
+            counts={str(k): int(v) for k, v in (data.get("counts") or {}).items()},
+            retry_at=datetime.fromisoformat(retry_at) if isinstance(retry_at, str) else retry_at,
+            error=data.get("error"),
+        )
+
+    @property
+    def percent(self) -> int | None:
+        """Progress as a whole percentage, when the total is known."""
+        if not self.total:
+            return None
+        return min(100, math.floor(100 * self.done / self.total))
+
+
+class Progress(Protocol):
+    """What a long-running service reports to; the task layer decides where it goes."""
+
+    async def update(self, snapshot: Snapshot) -> None:
+        """Record the job's current state (running or waiting, counts so far)."""
+
+    async def check_cancelled(self) -> None:
+        """Raise JobCancelled when the user asked to stop; call it between units of work."""
+
+
+class NullProgress:
+    """A Progress that records nothing, for callers that do not track a job."""
+
+    async def update(self, snapshot: Snapshot) -> None:
+        """Ignore the update."""
+
+    async def check_cancelled(self) -> None:
+        """Never cancelled."""
+
+
+def now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+async def create(task_id: str, kind: str, params: dict[str, Any]) -> None:
+    """Record a new queued job. `params` must already be free of secrets."""
+    await Job.insert(Job(task_id=task_id, kind=kind, params=params, state="queued")).run()
+
+
+async def get(task_id: str) -> dict[str, Any]:
+    """One job row as a dict; raises JobNotFound."""
+    row = await Job.select().where(Job.task_id == task_id).first().output(load_json=True)
+    if row is None:
+        raise JobNotFound(task_id)
+    return row  # type: ignore[no-any-return]
+
+
+async def recent(limit: int = 50, *, offset: int = 0) -> list[dict[str, Any]]:
+    """The newest jobs first."""
+    rows = (
+        await Job.select()
+        .order_by(Job.created_at, ascending=False)
+        .order_by(Job._meta.primary_key, ascending=False)
+        .limit(limit)
+        .offset(offset)
+        .output(load_json=True)
+    )
+    return list(rows)
+
+
+async def mark_started(task_id: str) -> dict[str, Any]:
+    """Set a job running (a redelivered job keeps its first start time); return its row."""
+    row = await get(task_id)
+    values: dict[Any, Any] = {Job.state: "running", Job.retry_at: None}
+    if row["started_at"] is None:
+        values[Job.started_at] = now()
+    await Job.update(values).where(Job.task_id == task_id)
+    return row
+
+
+async def save_snapshot(task_id: str, snapshot: Snapshot) -> None:
+    """Store where a job stands, so /jobs shows it even after the result backend forgets."""
+    values: dict[Any, Any] = {
+        Job.state: snapshot.state,
+        Job.phase: snapshot.phase[:200],
+        Job.done: snapshot.done,
+        Job.total: snapshot.total,
+        Job.counts: snapshot.counts,
+        Job.retry_at: snapshot.retry_at,
+        Job.error: snapshot.error,
+    }
+    if snapshot.state in FINAL_STATES:
+        values[Job.finished_at] = now()
+    async with db.write_transaction():
+        await Job.update(values).where(Job.task_id == task_id)
+
+
+async def save_checkpoint(task_id: str, checkpoint: dict[str, Any] | None) -> None:
+    """Remember how far a job got, so a redelivered job resumes instead of starting over."""
+    await Job.update({Job.checkpoint: checkpoint}).where(Job.task_id == task_id)
+
+
+async def request_cancel(task_id: str) -> bool:
+    """Ask a queued or running job to stop; False when it had already ended."""
+    row = await get(task_id)
+    if row["state"] in FINAL_STATES:
+        return False
+    await Job.update({Job.cancel_requested: True}).where(Job.task_id == task_id)
+    return True
+
+
+async def cancel_requested(task_id: str) -> bool:
+    """True when someone asked this job to stop."""
+    value = await Job.select(Job.cancel_requested).where(Job.task_id == task_id).first()
+    return bool(value and value["cancel_requested"])
+
+
+def snapshot_of(row: dict[str, Any]) -> Snapshot:
+    """The Snapshot a job row holds."""
+    return Snapshot(
+        state=row["state"],
+        phase=row["phase"],
+        done=row["done"],
+        total=row["total"],
+        counts=dict(row["counts"] or {}),
+        retry_at=row["retry_at"],
+        error=row["error"],
+    )

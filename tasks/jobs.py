@@ -1,0 +1,181 @@
+"""The job machinery every background job shares: enqueue, run, report, read status.
+
+A job is a Taskiq task whose task id Crate creates itself. Before the task is
+kicked, a `job` row (state `queued`) and a progress entry exist, so the status
+route can tell "queued" from "never heard of it". While it runs, progress goes to
+the result backend (what the badge polls) and, throttled, to the job row (what
+/jobs shows after results expire). The task returns its final snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Annotated, Any
+
+from redis.exceptions import RedisError
+from taskiq import AsyncBroker, Context, TaskiqDepends
+from taskiq.depends.progress_tracker import TaskProgress
+from taskiq.kicker import AsyncKicker
+
+from services import jobs
+from services.redaction import redact
+from services.settings import Settings
+
+logger = logging.getLogger("crate.jobs")
+
+# How often a running job's row is written while progress streams to the result backend.
+ROW_WRITE_INTERVAL = 1.0
+
+
+class QueueUnavailable(RuntimeError):
+    """The job queue (Redis) could not take the job; the message says so in words."""
+
+
+@dataclass(slots=True)
+class JobContext:
+    """What a job body gets: its id, parameters, settings and where to report progress."""
+
+    task_id: str
+    params: dict[str, Any]
+    settings: Settings
+    progress: ResultBackendProgress
+    checkpoint: dict[str, Any] | None
+
+
+JobBody = Callable[[JobContext], Awaitable[jobs.Snapshot]]
+
+
+class ResultBackendProgress:
+    """Sends progress to the Taskiq result backend, and now and then to the job row."""
+
+    def __init__(self, broker: AsyncBroker, task_id: str) -> None:
+        self._broker = broker
+        self._task_id = task_id
+        self._row_written_at = 0.0
+        self._row_state: str | None = None
+        self.last = jobs.Snapshot(state="running")
+
+    async def update(self, snapshot: jobs.Snapshot) -> None:
+        """Publish the snapshot; write the row when the state changed or a second passed."""
+        self.last = snapshot
+        try:
+            await self._broker.result_backend.set_progress(
+                self._task_id, TaskProgress(state=snapshot.state, meta=snapshot.to_json())
+            )
+        except (RedisError, OSError) as exc:
+            # The row still records progress; the badge falls back to it.
+            logger.warning("progress not published for %s: %s", self._task_id, exc)
+        moment = time.monotonic()
+        if snapshot.state != self._row_state or moment - self._row_written_at >= ROW_WRITE_INTERVAL:
+            await jobs.save_snapshot(self._task_id, snapshot)
+            self._row_written_at = moment
+            self._row_state = snapshot.state
+
+    async def check_cancelled(self) -> None:
+        """Raise JobCancelled when the job row says a user asked to stop."""
+        if await jobs.cancel_requested(self._task_id):
+            raise jobs.JobCancelled()
+
+    async def checkpoint(self, value: dict[str, Any] | None) -> None:
+        """Remember where the job is, for a redelivered run to resume from."""
+        await jobs.save_checkpoint(self._task_id, value)
+
+
+def register_job(broker: AsyncBroker, kind: str, body: JobBody) -> None:
+    """Make `body` runnable as job `kind` on `broker` (and in any worker importing this)."""
+
+    async def run_job(
+        params: dict[str, Any], context: Annotated[Context, TaskiqDepends()]
+    ) -> dict[str, Any]:
+        return await execute(context, body, params)
+
+    run_job.__name__ = f"job_{kind}"
+    broker.register_task(run_job, task_name=kind)
+
+
+async def execute(context: Context, body: JobBody, params: dict[str, Any]) -> dict[str, Any]:
+    """Run one job body with bookkeeping; never raises for the job's own failures."""
+    task_id = context.message.task_id
+    settings: Settings = context.state.settings
+    progress = ResultBackendProgress(context.broker, task_id)
+    try:
+        row = await jobs.get(task_id)
+    except jobs.JobNotFound:
+        # Kicked by something other than `enqueue` (the scheduler, a script): record it now.
+        await jobs.create(task_id, context.message.task_name, params)
+        row = await jobs.get(task_id)
+    if row["state"] in jobs.FINAL_STATES:
+        # A redelivery of a job that already ended: report, do not run twice.
+        return jobs.snapshot_of(row).to_json()
+    await jobs.mark_started(task_id)
+    job = JobContext(task_id, params, settings, progress, row["checkpoint"])
+    try:
+        if row["cancel_requested"]:
+            raise jobs.JobCancelled()
+        await progress.update(replace(progress.last, state="running", phase="starting"))
+        final = await body(job)
+    except jobs.JobCancelled:
+        final = replace(progress.last, state="cancelled", phase="cancelled", retry_at=None)
+    except jobs.JobFailed as exc:
+        reason = redact(str(exc), settings.secrets())
+        final = replace(progress.last, state="failed", error=reason, retry_at=None)
+    except Exception as exc:
+        logger.exception("job %s (%s) crashed", task_id, context.message.task_name)
+        reason = redact(f"Unexpected error: {type(exc).__name__}: {exc}", settings.secrets())
+        final = replace(progress.last, state="failed", error=reason, retry_at=None)
+    await jobs.save_snapshot(task_id, final)
+    return final.to_json()
+
+
+async def enqueue(broker: AsyncBroker, kind: str, params: dict[str, Any]) -> str:
+    """Record a queued job and hand it to the broker; return its task id.
+
+    Raises QueueUnavailable when the broker cannot take it; the job row then
+    says failed, with that reason, so nothing silently disappears.
+    """
+    task_id = uuid.uuid4().hex
+    await jobs.create(task_id, kind, params)
+    try:
+        await broker.result_backend.set_progress(
+            task_id, TaskProgress(state="queued", meta=jobs.Snapshot().to_json())
+        )
+        kicker: AsyncKicker[Any, Any] = AsyncKicker(task_name=kind, broker=broker, labels={})
+        await kicker.with_task_id(task_id).kiq(params)
+    except (RedisError, OSError) as exc:
+        reason = "The job queue (Redis) is not reachable, so the job could not be queued."
+        await jobs.save_snapshot(task_id, jobs.Snapshot(state="failed", error=reason))
+        raise QueueUnavailable(reason) from exc
+    return task_id
+
+
+async def read_status(broker: AsyncBroker, task_id: str) -> tuple[dict[str, Any], jobs.Snapshot]:
+    """The job row and its freshest snapshot (result, else progress, else the row).
+
+    Raises JobNotFound for ids Crate never issued.
+    """
+    row = await jobs.get(task_id)
+    snapshot = jobs.snapshot_of(row)
+    if snapshot.state in jobs.FINAL_STATES:
+        return row, snapshot
+    backend = broker.result_backend
+    try:
+        if await backend.is_result_ready(task_id):
+            result = await backend.get_result(task_id)
+            if result.is_err:
+                error = redact(str(result.error), [])
+                return row, replace(snapshot, state="failed", error=error)
+            if isinstance(result.return_value, dict):
+                return row, jobs.Snapshot.from_json(result.return_value)
+        progress = await backend.get_progress(task_id)
+    except (RedisError, OSError) as exc:
+        logger.warning("result backend unreachable while reading %s: %s", task_id, exc)
+        return row, snapshot
+    except Exception:  # an expired or unreadable result: the row is the record
+        return row, snapshot
+    if progress is not None and isinstance(progress.meta, dict):
+        return row, jobs.Snapshot.from_json(progress.meta)
+    return row, snapshot

@@ -1,0 +1,102 @@
+"""The one place the web app is built."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from taskiq import AsyncBroker
+
+from services import db
+from services.redaction import install_log_redaction
+from services.settings import Settings
+from tasks.broker import create_broker
+from web import dashboard, errors, health, status, templating
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def provide_settings(state: State) -> Settings:
+    """The app's settings."""
+    settings: Settings = state.settings
+    return settings
+
+
+def provide_broker(state: State) -> AsyncBroker:
+    """The app's Taskiq broker."""
+    broker: AsyncBroker = state.broker
+    return broker
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Litestar:
+    """Build the web app. Tests pass their own settings; `migrate` applies migrations on start."""
+    settings = (settings or Settings.from_env()).with_secret_key()
+    install_log_redaction(settings.secrets())
+    db.activate(db.build_engine(settings.database_url))
+    broker = create_broker(settings)
+
+    @asynccontextmanager
+    async def database(app: Litestar) -> AsyncIterator[None]:
+        if migrate:
+            await db.migrate()
+        else:
+            await db.prepare()
+        await db.start_pool()
+        try:
+            yield
+        finally:
+            await db.close_pool()
+
+    @asynccontextmanager
+    async def task_broker(app: Litestar) -> AsyncIterator[None]:
+        # Creates the Redis consumer group too, so jobs queued before a worker starts wait.
+        await broker.startup()
+        try:
+            yield
+        finally:
+            await broker.shutdown()
+
+    return Litestar(
+        route_handlers=[
+            dashboard.DashboardController,
+            status.StatusController,
+            health.HealthController,
+            create_static_files_router(path="/static", directories=[ROOT / "static"]),
+        ],
+        dependencies={
+            "settings": Provide(provide_settings, sync_to_thread=False),
+            "broker": Provide(provide_broker, sync_to_thread=False),
+        },
+        state=State({"settings": settings, "broker": broker}),
+        lifespan=[database, task_broker],
+        template_config=TemplateConfig(
+            directory=ROOT / "templates",
+            engine=JinjaTemplateEngine,
+            engine_callback=templating.configure,
+        ),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_httponly=True,
+            exclude=["/healthz", "/readyz"],
+        ),
+        exception_handlers={
+            HTTPException: errors.http_error,
+            Exception: errors.unexpected_error,
+        },
+        plugins=[HTMXPlugin()],
+        logging_config=None,
+    )
+
+
+logging.getLogger("crate").setLevel(logging.INFO)

@@ -1,0 +1,44 @@
+"""The dashboard and the job history."""
+
+from __future__ import annotations
+
+from litestar import Controller, get
+from litestar.params import FromQuery
+from litestar.response import Template
+
+from services import catalog, jobs
+
+JOBS_PER_PAGE = 50
+
+
+class DashboardController(Controller):
+    """`/` and `/jobs`."""
+
+    @get("/", name="dashboard")
+    async def index(self) -> Template:
+        """Library totals, recent jobs with live badges."""
+        totals = await catalog.library_totals()
+        recent = await jobs.recent(10)
+        return Template(
+            "dashboard.html",
+            context={"totals": totals, "jobs": [with_snapshot(row) for row in recent]},
+        )
+
+    @get("/jobs", name="jobs")
+    async def history(self, page: FromQuery[int] = 1) -> Template:
+        """Every job, newest first, kept in the database."""
+        page = max(1, page)
+        rows = await jobs.recent(JOBS_PER_PAGE + 1, offset=(page - 1) * JOBS_PER_PAGE)
+        return Template(
+            "jobs.html",
+            context={
+                "jobs": [with_snapshot(row) for row in rows[:JOBS_PER_PAGE]],
+                "page": page,
+                "has_next": len(rows) > JOBS_PER_PAGE,
+            },
+        )
+
+
+def with_snapshot(row: dict[str, object]) -> dict[str, object]:
+    """A job row plus the Snapshot its badge renders."""
+    return {**row, "snapshot": jobs.snapshot_of(row)}

@@ -1,0 +1,44 @@
+"""`GET /tasks/status/{task_id}`: the live badge, or its JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, MediaType, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Template
+from taskiq import AsyncBroker
+
+from services import jobs
+from tasks import jobs as job_tasks
+from web.errors import wants_json
+
+
+class StatusController(Controller):
+    """Job status, read from the result backend with the job row as the record."""
+
+    @get("/tasks/status/{task_id:str}", name="task_status")
+    async def show(
+        self,
+        request: Request[Any, Any, Any],
+        task_id: FromPath[str],
+        broker: NamedDependency[AsyncBroker],
+    ) -> Response[Any]:
+        """The badge fragment (polling itself while the job runs) or the status JSON."""
+        try:
+            row, snapshot = await job_tasks.read_status(broker, task_id)
+        except jobs.JobNotFound:
+            raise NotFoundException(f"No job has the id {task_id!r}.") from None
+        if wants_json(request):
+            return Response(
+                {"task_id": task_id, "kind": row["kind"], **snapshot.to_json()},
+                media_type=MediaType.JSON,
+                headers={"Cache-Control": "no-store"},
+            )
+        return Template(
+            "jobs/_badge.html",
+            context={"job": {**row, "snapshot": snapshot}},
+            headers={"Cache-Control": "no-store"},
+        )

@@ -1,0 +1,32 @@
+"""Jinja filters shared by every template."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from litestar.plugins.jinja import JinjaTemplateEngine
+
+
+def local_time(value: datetime | None, fmt: str = "%H:%M") -> str:
+    """A timestamp in the server's local time zone, or an empty string."""
+    return value.astimezone().strftime(fmt) if value else ""
+
+
+def thousands(value: int | float | None) -> str:
+    """12345 -> '12,345'; None -> '—'."""
+    if value is None:
+        return "—"
+    return f"{value:,}"
+
+
+def duration(milliseconds: int | None) -> str:
+    """327441 -> '5:27'."""
+    if milliseconds is None:
+        return "—"
+    seconds = round(milliseconds / 1000)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def configure(engine: JinjaTemplateEngine) -> None:
+    """Register Crate's filters on the Jinja environment."""
+    engine.engine.filters.update(local_time=local_time, thousands=thousands, duration=duration)
