@@ -16,6 +16,7 @@ from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from redis.exceptions import RedisError
 from taskiq import AsyncBroker
 
 from services import db
@@ -25,6 +26,7 @@ from tasks.broker import create_broker
 from web import dashboard, errors, health, status, templating
 
 ROOT = Path(__file__).resolve().parent.parent
+logger = logging.getLogger("crate.web")
 
 
 def provide_settings(state: State) -> Settings:
@@ -61,11 +63,18 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
     @asynccontextmanager
     async def task_broker(app: Litestar) -> AsyncIterator[None]:
         # Creates the Redis consumer group too, so jobs queued before a worker starts wait.
-        await broker.startup()
+        # Redis being down must not keep the pages down: forms then answer 503 in words.
+        try:
+            await broker.startup()
+        except (RedisError, OSError) as exc:
+            logger.warning("job queue not reachable at start (%s); jobs wait for it", exc)
         try:
             yield
         finally:
-            await broker.shutdown()
+            try:
+                await broker.shutdown()
+            except (RedisError, OSError) as exc:
+                logger.warning("job queue not reachable at shutdown (%s)", exc)
 
     return Litestar(
         route_handlers=[
@@ -97,6 +106,3 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
         plugins=[HTMXPlugin()],
         logging_config=None,
     )
-
-
-logging.getLogger("crate").setLevel(logging.INFO)

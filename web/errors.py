@@ -45,7 +45,7 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     """Litestar's HTTP errors (404, 403 CSRF, 400 validation…) in words."""
     detail = exc.detail
     extra: dict[str, Any] | None = None
-    if exc.status_code == 404:
+    if exc.status_code == 404 and detail in ("", "Not Found"):
         detail = "There is nothing at this address."
     elif isinstance(exc, ValidationException):
         detail = "Some of what was sent is not valid."

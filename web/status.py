@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, MediaType, Request, Response, get
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from taskiq import AsyncBroker
 
 from services import jobs
@@ -42,3 +42,26 @@ class StatusController(Controller):
             context={"job": {**row, "snapshot": snapshot}},
             headers={"Cache-Control": "no-store"},
         )
+
+    @post("/tasks/{task_id:str}/cancel", name="task_cancel", status_code=200)
+    async def cancel(
+        self,
+        request: Request[Any, Any, Any],
+        task_id: FromPath[str],
+        broker: NamedDependency[AsyncBroker],
+    ) -> Response[Any]:
+        """Ask a job to stop; answers with the updated badge, JSON, or a redirect."""
+        try:
+            changed = await jobs.request_cancel(task_id)
+            row, snapshot = await job_tasks.read_status(broker, task_id)
+        except jobs.JobNotFound:
+            raise NotFoundException(f"No job has the id {task_id!r}.") from None
+        if wants_json(request):
+            return Response(
+                {"task_id": task_id, "cancel_requested": changed, "state": snapshot.state},
+                media_type=MediaType.JSON,
+                status_code=202 if changed else 200,
+            )
+        if request.headers.get("hx-request"):
+            return Template("jobs/_badge.html", context={"job": {**row, "snapshot": snapshot}})
+        return Redirect(path="/jobs")
