@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.tables import Track
+from services.tables import Genre, Track
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +37,9 @@ async def library_totals() -> LibraryTotals:
     )
     row = rows[0]
     return LibraryTotals(**{key: int(value or 0) for key, value in row.items()})
+
+
+async def genre_choices() -> list[dict[str, object]]:
+    """Genres seen so far, by name, for the collect form's suggestions."""
+    rows = await Genre.select(Genre.beatport_id, Genre.name).order_by(Genre.name).limit(500)
+    return list(rows)

@@ -79,6 +79,33 @@ async def migrate() -> str:
     return output.getvalue()
 
 
+async def pending_migrations() -> list[str]:
+    """Ids of migrations not yet applied to the current database."""
+    from piccolo.apps.migrations.commands.base import BaseMigrationManager
+
+    from services.piccolo_app import APP_CONFIG
+
+    manager = BaseMigrationManager()
+    known = manager.get_migration_modules(APP_CONFIG.resolved_migrations_folder_path)
+    try:
+        applied = await Migration.get_migrations_which_ran(app_name=APP_CONFIG.app_name)
+    except Exception:  # no migration table at all: nothing applied yet
+        applied = []
+    return sorted(set(known) - set(applied))
+
+
+async def ensure_migrated() -> None:
+    """SQLite (the embedded default) is migrated on use; PostgreSQL must be migrated first."""
+    if is_sqlite():
+        await migrate()
+        return
+    pending = await pending_migrations()
+    if pending:
+        raise DatabaseError(
+            f"The database is missing {len(pending)} migration(s): run `crate migrate` first."
+        )
+
+
 @contextlib.asynccontextmanager
 async def write_transaction() -> AsyncIterator[Any]:
     """A transaction for writes: IMMEDIATE on SQLite so concurrent writers queue, not fail."""

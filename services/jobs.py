@@ -23,6 +23,19 @@ class JobCancelled(Exception):
     """Raised between units of work when a user cancelled the job."""
 
 
+class JobDeferred(Exception):
+    """Ends this run of a job as `waiting`; the job machinery runs it again at `retry_at`.
+
+    Long waits (a Spotify quota, say) must not keep a worker busy for hours; the job
+    checkpoints first, so the next run resumes where this one stopped.
+    """
+
+    def __init__(self, retry_at: datetime, snapshot: Snapshot) -> None:
+        super().__init__(f"waiting until {retry_at.isoformat()}")
+        self.retry_at = retry_at
+        self.snapshot = snapshot
+
+
 class JobNotFound(LookupError):
     """No job has that task id."""
 
@@ -155,6 +168,17 @@ async def save_snapshot(task_id: str, snapshot: Snapshot) -> None:
 async def save_checkpoint(task_id: str, checkpoint: dict[str, Any] | None) -> None:
     """Remember how far a job got, so a redelivered job resumes instead of starting over."""
     await Job.update({Job.checkpoint: checkpoint}).where(Job.task_id == task_id)
+
+
+async def unfinished() -> list[dict[str, Any]]:
+    """Jobs not yet ended (queued, running or waiting), oldest first."""
+    rows = (
+        await Job.select()
+        .where(Job.state.is_in(list(ACTIVE_STATES)))
+        .order_by(Job._meta.primary_key)
+        .output(load_json=True)
+    )
+    return list(rows)
 
 
 async def request_cancel(task_id: str) -> bool:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
 from taskiq_redis import RedisAsyncResultBackend, RedisStreamBroker
 
 from services import db
+from services.redaction import install_log_redaction
 from services.settings import Settings
 
 QUEUE_NAME = "crate"
@@ -36,16 +39,23 @@ def create_broker(settings: Settings) -> AsyncBroker:
     async def open_resources(state: TaskiqState) -> None:
         state.settings = settings
         if broker.is_worker_process:
+            install_log_redaction(settings.secrets())
             db.activate(db.build_engine(settings.database_url))
             await db.start_pool()
+            # Jobs that chose to wait (a long Spotify rate limit) come back from here.
+            state.release_loop = asyncio.create_task(release_deferred_forever(broker))
 
     async def close_resources(state: TaskiqState) -> None:
         if broker.is_worker_process:
+            loop_task = getattr(state, "release_loop", None)
+            if loop_task is not None:
+                loop_task.cancel()
             await db.close_pool()
 
     broker.add_event_handler(TaskiqEvents.WORKER_STARTUP, open_resources)
     broker.add_event_handler(TaskiqEvents.WORKER_SHUTDOWN, close_resources)
 
+    from tasks.jobs import release_deferred_forever
     from tasks.registry import register_all
 
     register_all(broker)

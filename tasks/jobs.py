@@ -9,17 +9,22 @@ the result backend (what the badge polls) and, throttled, to the job row (what
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Annotated, Any
 
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from taskiq import AsyncBroker, Context, TaskiqDepends
 from taskiq.depends.progress_tracker import TaskProgress
 from taskiq.kicker import AsyncKicker
+from taskiq_redis import RedisStreamBroker
 
 from services import jobs
 from services.redaction import redact
@@ -118,6 +123,15 @@ async def execute(context: Context, body: JobBody, params: dict[str, Any]) -> di
             raise jobs.JobCancelled()
         await progress.update(replace(progress.last, state="running", phase="starting"))
         final = await body(job)
+    except jobs.JobDeferred as deferred:
+        # Not an ending: record "waiting until …", then hand the job back to run later.
+        waiting = replace(deferred.snapshot, state="waiting", retry_at=deferred.retry_at)
+        await progress.update(waiting)
+        await jobs.save_snapshot(task_id, waiting)
+        await schedule_resume(
+            context.broker, task_id, context.message.task_name, params, deferred.retry_at
+        )
+        return waiting.to_json()
     except jobs.JobCancelled:
         final = replace(progress.last, state="cancelled", phase="cancelled", retry_at=None)
     except jobs.JobFailed as exc:
@@ -128,6 +142,7 @@ async def execute(context: Context, body: JobBody, params: dict[str, Any]) -> di
         reason = redact(f"Unexpected error: {type(exc).__name__}: {exc}", settings.secrets())
         final = replace(progress.last, state="failed", error=reason, retry_at=None)
     await jobs.save_snapshot(task_id, final)
+    await progress.update(final)
     return final.to_json()
 
 
@@ -143,8 +158,7 @@ async def enqueue(broker: AsyncBroker, kind: str, params: dict[str, Any]) -> str
         await broker.result_backend.set_progress(
             task_id, TaskProgress(state="queued", meta=jobs.Snapshot().to_json())
         )
-        kicker: AsyncKicker[Any, Any] = AsyncKicker(task_name=kind, broker=broker, labels={})
-        await kicker.with_task_id(task_id).kiq(params)
+        await kick(broker, task_id, kind, params)
     except (RedisError, OSError) as exc:
         reason = "The job queue (Redis) is not reachable, so the job could not be queued."
         await jobs.save_snapshot(task_id, jobs.Snapshot(state="failed", error=reason))
@@ -163,6 +177,11 @@ async def read_status(broker: AsyncBroker, task_id: str) -> tuple[dict[str, Any]
         return row, snapshot
     backend = broker.result_backend
     try:
+        # Progress first: a job that waited and resumed under the same id has a stale
+        # result from its earlier run, but its progress is always the newest word.
+        progress = await backend.get_progress(task_id)
+        if progress is not None and isinstance(progress.meta, dict):
+            return row, jobs.Snapshot.from_json(progress.meta)
         if await backend.is_result_ready(task_id):
             result = await backend.get_result(task_id)
             if result.is_err:
@@ -170,12 +189,80 @@ async def read_status(broker: AsyncBroker, task_id: str) -> tuple[dict[str, Any]
                 return row, replace(snapshot, state="failed", error=error)
             if isinstance(result.return_value, dict):
                 return row, jobs.Snapshot.from_json(result.return_value)
-        progress = await backend.get_progress(task_id)
     except (RedisError, OSError) as exc:
         logger.warning("result backend unreachable while reading %s: %s", task_id, exc)
-        return row, snapshot
-    except Exception:  # an expired or unreadable result: the row is the record
-        return row, snapshot
-    if progress is not None and isinstance(progress.meta, dict):
-        return row, jobs.Snapshot.from_json(progress.meta)
+    except Exception:  # noqa: BLE001  an expired or unreadable result: the row is the record
+        logger.debug("unreadable result for %s", task_id, exc_info=True)
     return row, snapshot
+
+
+# ---------------------------------------------------------------- deferred jobs
+
+DEFERRED_KEY = "crate:deferred"
+
+
+async def kick(broker: AsyncBroker, task_id: str, kind: str, params: dict[str, Any]) -> None:
+    """Send an existing job (same task id) to the broker again."""
+    kicker: AsyncKicker[Any, Any] = AsyncKicker(task_name=kind, broker=broker, labels={})
+    await kicker.with_task_id(task_id).kiq(params)
+
+
+async def schedule_resume(
+    broker: AsyncBroker, task_id: str, kind: str, params: dict[str, Any], when: datetime
+) -> None:
+    """Run the job again at `when`: a Redis sorted set workers poll, or a timer in-process."""
+    if isinstance(broker, RedisStreamBroker):
+        member = json.dumps({"task_id": task_id, "kind": kind, "params": params})
+        async with Redis(connection_pool=broker.connection_pool) as client:
+            await client.zadd(DEFERRED_KEY, {member: when.timestamp()})
+        return
+    delay = max(0.0, (when - jobs.now()).total_seconds())
+    loop = asyncio.get_running_loop()
+
+    def fire() -> None:
+        task = loop.create_task(kick(broker, task_id, kind, params))
+        _background.add(task)
+        task.add_done_callback(_background.discard)
+
+    loop.call_later(delay, fire)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+async def release_due(broker: AsyncBroker) -> int:
+    """Kick every deferred job whose time has come; return how many (Redis brokers)."""
+    if not isinstance(broker, RedisStreamBroker):
+        return 0
+    released = 0
+    async with Redis(connection_pool=broker.connection_pool) as client:
+        due = await client.zrangebyscore(DEFERRED_KEY, "-inf", time.time(), start=0, num=20)
+        for member in due:
+            assert isinstance(member, (bytes, str))
+            # Only the process whose ZREM removed the entry kicks it: no job runs twice.
+            if await client.zrem(DEFERRED_KEY, member) != 1:
+                continue
+            entry = json.loads(member)
+            await kick(broker, entry["task_id"], entry["kind"], entry["params"])
+            released += 1
+    return released
+
+
+async def release_deferred_forever(broker: AsyncBroker, every: float = 2.0) -> None:
+    """A worker's background loop releasing deferred jobs when they are due."""
+    while True:
+        try:
+            await release_due(broker)
+        except (RedisError, OSError) as exc:
+            logger.warning("could not check deferred jobs: %s", exc)
+        await asyncio.sleep(every)
+
+
+async def recover_in_process(broker: AsyncBroker) -> int:
+    """After a restart of the embedded app, run again the jobs the last process left open."""
+    count = 0
+    for row in await jobs.unfinished():
+        when = row["retry_at"] if row["state"] == "waiting" and row["retry_at"] else jobs.now()
+        await schedule_resume(broker, row["task_id"], row["kind"], row["params"], when)
+        count += 1
+    return count

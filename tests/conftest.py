@@ -38,8 +38,13 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres"
 )
-PG_TEST_URL = os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/crate_test")
-REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+# Each local run gets its own database and Redis database, so two runs on one machine
+# (a developer and CI, say) never empty each other's tables; CI names its own.
+PG_TEST_URL = os.environ.get(
+    "TEST_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/crate_test_{os.getpid()}"
+)
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{2 + os.getpid() % 14}")
+_OWN_PG_DATABASE = "TEST_DATABASE_URL" not in os.environ
 SECRET_KEY = "test-secret-key-0123456789"
 
 
@@ -101,6 +106,24 @@ def ensure_postgres() -> None:
     except (OSError, asyncpg.PostgresError) as exc:
         missing_service("PostgreSQL", exc)
     _pg_ready = True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def drop_own_postgres_database() -> Iterator[None]:
+    """Drop the per-run test database at the end (CI's own database is left to CI)."""
+    yield
+    if not (_pg_ready and _OWN_PG_DATABASE):
+        return
+
+    async def drop() -> None:
+        admin = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
+        try:
+            name = PG_TEST_URL.rsplit("/", 1)[1]
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+    run_outside_loop(drop)
 
 
 async def truncate_postgres() -> None:
@@ -264,6 +287,16 @@ def process_env(tmp_path: Path) -> Iterator[dict[str, str]]:
     env["CRATE_SECRET_KEY"] = SECRET_KEY
     env["PYTHONUNBUFFERED"] = "1"
     yield env
+
+
+def start_crate(
+    args: list[str], env: dict[str, str], log: Path, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a `crate` command in the background, its output going to `log`."""
+    with log.open("ab") as output:
+        return subprocess.Popen(
+            crate_command(*args), env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT
+        )
 
 
 def stop_process(process: subprocess.Popen[Any], timeout: float = 10.0) -> None:

@@ -14,7 +14,7 @@ from bs4 import BeautifulSoup
 
 from services import jobs
 from tasks.jobs import QueueUnavailable, enqueue
-from tests.conftest import LiveApp, crate_command, make_settings, serve_app, stop_process
+from tests.conftest import LiveApp, make_settings, serve_app, start_crate, stop_process
 from tests.support import demo_jobs
 from web.app import create_app
 
@@ -171,13 +171,7 @@ def start_worker(
 ) -> subprocess.Popen[bytes]:
     """`crate worker` with the demo job, as its own process, logging to `log`."""
     env = {**env, "DATABASE_URL": database_url, "REDIS_URL": redis_url}
-    with log.open("ab") as output:
-        return subprocess.Popen(
-            crate_command("worker", "tests.support.demo_worker"),
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
+    return start_crate(["worker", "tests.support.demo_worker"], env, log)
 
 
 async def test_job_runs_on_a_real_worker_through_redis(

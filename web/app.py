@@ -12,6 +12,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException
+from litestar.middleware import DefineMiddleware
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -22,8 +23,10 @@ from taskiq import AsyncBroker
 from services import db
 from services.redaction import install_log_redaction
 from services.settings import Settings
+from tasks import jobs as job_tasks
 from tasks.broker import create_broker
-from web import dashboard, errors, health, status, templating
+from web import collect, dashboard, errors, health, status, templating
+from web.security import BrowserCSRFMiddleware
 
 ROOT = Path(__file__).resolve().parent.parent
 logger = logging.getLogger("crate.web")
@@ -68,6 +71,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
             await broker.startup()
         except (RedisError, OSError) as exc:
             logger.warning("job queue not reachable at start (%s); jobs wait for it", exc)
+        if not settings.redis_url:
+            # In-process jobs die with the process: pick up what the last one left open.
+            recovered = await job_tasks.recover_in_process(broker)
+            if recovered:
+                logger.info("resuming %d unfinished job(s)", recovered)
         try:
             yield
         finally:
@@ -79,6 +87,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
     return Litestar(
         route_handlers=[
             dashboard.DashboardController,
+            collect.CollectController,
             status.StatusController,
             health.HealthController,
             create_static_files_router(path="/static", directories=[ROOT / "static"]),
@@ -94,11 +103,16 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
             engine=JinjaTemplateEngine,
             engine_callback=templating.configure,
         ),
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key,
-            cookie_httponly=True,
-            exclude=["/healthz", "/readyz"],
-        ),
+        middleware=[
+            DefineMiddleware(
+                BrowserCSRFMiddleware,
+                config=CSRFConfig(
+                    secret=settings.secret_key,
+                    cookie_httponly=True,
+                    exclude=["/healthz", "/readyz"],
+                ),
+            )
+        ],
         exception_handlers={
             HTTPException: errors.http_error,
             Exception: errors.unexpected_error,

@@ -31,13 +31,17 @@ def load_settings() -> Settings:
         fail(str(exc), 2)
 
 
-def run_with_database(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+def run_with_database(
+    settings: Settings, work: Callable[[], Awaitable[T]], *, migrated: bool = True
+) -> T:
     """Run `work` with the configured database open; database errors become messages."""
 
     async def main() -> T:
         db.activate(db.build_engine(settings.database_url))
         await db.start_pool()
         try:
+            if migrated:
+                await db.ensure_migrated()
             return await work()
         finally:
             await db.close_pool()
@@ -67,7 +71,7 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int) -> Non
     settings = load_settings()
     if workers > 1 and not settings.redis_url:
         fail("Several web processes need REDIS_URL: in-process jobs live in one process.")
-    output = run_with_database(settings, db.migrate)
+    output = run_with_database(settings, db.migrate, migrated=False)
     if "Running" in output:
         click.echo("Database migrated.")
     host = host or settings.host
@@ -129,7 +133,7 @@ def worker(modules: tuple[str, ...], processes: int, concurrency: int) -> None:
 def migrate() -> None:
     """Apply database migrations."""
     settings = load_settings()
-    output = run_with_database(settings, db.migrate)
+    output = run_with_database(settings, db.migrate, migrated=False)
     click.echo(output.strip() or "Migrations applied.")
 
 
@@ -169,6 +173,131 @@ def cancel(task_id: str) -> None:
         click.echo(f"Asked job {task_id} to stop; it ends after the current page.")
     else:
         click.echo(f"Job {task_id} had already ended; nothing to cancel.")
+
+
+@main.command()
+@click.argument("url", required=False)
+@click.option("--genre", help="A Beatport genre id, with --from and --to.")
+@click.option("--from", "date_from", help="First publish date, YYYY-MM-DD.")
+@click.option("--to", "date_to", help="Last publish date, YYYY-MM-DD.")
+@click.option("--max-pages", help="Stop after this many pages (default 100, at most 300).")
+@click.option("--wait", is_flag=True, help="Follow the job with a progress bar until it ends.")
+def collect(
+    url: str | None,
+    genre: str | None,
+    date_from: str | None,
+    date_to: str | None,
+    max_pages: str | None,
+    wait: bool,
+) -> None:
+    """Collect a Beatport link (chart, top 100, release, track, label or artist tracks),
+    or a genre's releases between two dates."""
+    from services.collection import InvalidRequest, parse_collect_request
+    from tasks.collection import COLLECT_KIND
+
+    settings = load_settings()
+    try:
+        request = parse_collect_request(
+            url=url, genre=genre, date_from=date_from, date_to=date_to, max_pages=max_pages
+        )
+    except InvalidRequest as exc:
+        fail(" ".join(exc.errors.values()), 2)
+    run_job(settings, COLLECT_KIND, request.to_params(), wait=wait)
+
+
+@main.command()
+@click.option("--limit", help="Enrich at most this many tracks.")
+@click.option("--retry-not-found", is_flag=True, help="Also search tracks not found before.")
+@click.option("--job", "job_task_id", help="Only the tracks this collection job saw.")
+@click.option("--wait", is_flag=True, help="Follow the job with a progress bar until it ends.")
+def enrich(limit: str | None, retry_not_found: bool, job_task_id: str | None, wait: bool) -> None:
+    """Match collected tracks to Spotify (needs SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET)."""
+    from services.collection import InvalidRequest
+    from services.enrichment import parse_enrich_request
+    from tasks.enrichment import ENRICH_KIND
+
+    settings = load_settings()
+    if not settings.spotify_configured:
+        fail("Spotify is not configured: set SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET.", 2)
+    try:
+        request = parse_enrich_request(
+            limit=limit, retry_not_found=retry_not_found, job_task_id=job_task_id
+        )
+    except InvalidRequest as exc:
+        fail(" ".join(exc.errors.values()), 2)
+    run_job(settings, ENRICH_KIND, request.to_params(), wait=wait)
+
+
+def run_job(settings: Settings, kind: str, params: dict[str, Any], *, wait: bool) -> None:
+    """Enqueue a job; follow it when asked to, or when it runs in this very process."""
+    from tasks import jobs as job_tasks
+    from tasks.broker import create_broker
+
+    in_process = not settings.redis_url
+
+    async def work() -> int:
+        broker = create_broker(settings)
+        await broker.startup()
+        try:
+            try:
+                task_id = await job_tasks.enqueue(broker, kind, params)
+            except job_tasks.QueueUnavailable as exc:
+                fail(str(exc))
+            label = params.get("label", kind)
+            click.echo(f"Job {task_id}: {label}")
+            if not (wait or in_process):
+                click.echo("Queued. `crate jobs` shows how it is going.")
+                return 0
+            return await follow(broker, task_id)
+        finally:
+            await broker.shutdown()
+
+    sys.exit(run_with_database(settings, work))
+
+
+async def follow(broker: Any, task_id: str) -> int:
+    """Show a job's progress until it ends; return the exit code (0 only when it succeeded)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from tasks import jobs as job_tasks
+
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as bar:
+        handle = bar.add_task("queued", total=None)
+        last_line = ""
+        while True:
+            _, snapshot = await job_tasks.read_status(broker, task_id)
+            description: str = snapshot.state
+            if snapshot.phase and snapshot.state in ("running", "waiting"):
+                description += f" · {snapshot.phase}"
+            if snapshot.state == "waiting" and snapshot.retry_at:
+                description += f" until {snapshot.retry_at.astimezone():%H:%M:%S}"
+            bar.update(
+                handle, description=description, completed=snapshot.done, total=snapshot.total
+            )
+            if not console.is_terminal and description != last_line:
+                click.echo(description, err=True)
+                last_line = description
+            if snapshot.state in jobs.FINAL_STATES:
+                break
+            await asyncio.sleep(0.25)
+    counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in snapshot.counts.items())
+    if snapshot.state == "succeeded":
+        click.echo(f"Done{f' ({counts})' if counts else ''}.")
+        return 0
+    if snapshot.state == "cancelled":
+        click.echo(f"Cancelled{f' ({counts})' if counts else ''}.", err=True)
+        return 1
+    click.secho(f"Failed: {snapshot.error}", fg="red", err=True)
+    return 1
 
 
 def describe_job(row: dict[str, Any]) -> str:

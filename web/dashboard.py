@@ -21,7 +21,11 @@ class DashboardController(Controller):
         recent = await jobs.recent(10)
         return Template(
             "dashboard.html",
-            context={"totals": totals, "jobs": [with_snapshot(row) for row in recent]},
+            context={
+                "totals": totals,
+                "jobs": [with_snapshot(row) for row in recent],
+                "genres": await catalog.genre_choices(),
+            },
         )
 
     @get("/jobs", name="jobs")

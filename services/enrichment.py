@@ -1,0 +1,455 @@
+"""Spotify enrichment: match library tracks to Spotify without losing work to rate limits.
+
+Order of work is stable (by track id) and checkpointed after every track, so a job
+that waits for Spotify, is redelivered, or is resumed later continues where it
+stopped. A rate limit, a 5xx or a timeout never records a track as "not found":
+only an answered search with no acceptable candidate does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from functools import partial
+from typing import Any, Protocol, TypeVar
+
+from services import jobs
+from services.matching import (
+    Match,
+    TrackQuery,
+    best_isrc_match,
+    best_text_match,
+    text_search_terms,
+)
+from services.spotify import (
+    SpotifyAuthError,
+    SpotifyError,
+    SpotifyForbidden,
+    SpotifyRateLimited,
+    SpotifyTrack,
+    SpotifyUnavailable,
+)
+from services.tables import Job, Track, TrackArtist
+
+T = TypeVar("T")
+
+# Waits up to this long happen inside the job; longer ones put the job to sleep (deferred).
+INLINE_WAIT_LIMIT = 30.0
+# When Spotify sends no usable Retry-After (missing or 0), back off from here, doubling.
+BACKOFF_START = 2.0
+BACKOFF_CAP = 300.0
+# Consecutive 5xx/timeouts tolerated inline before the job is deferred.
+UNAVAILABLE_ATTEMPTS = 5
+UNAVAILABLE_DEFER_SECONDS = 120.0
+MAX_DEFERRALS = 20
+CHUNK = 100
+FEATURES_BATCH = 50
+MAX_LIMIT = 1_000_000
+
+
+class SpotifyCalls(Protocol):
+    """The Spotify calls enrichment makes (SpotifyCatalog, or a test double)."""
+
+    async def search_isrc(self, isrc: str) -> list[SpotifyTrack]:
+        """Search by ISRC."""
+        ...
+
+    async def search_text(self, title: str, artist: str) -> list[SpotifyTrack]:
+        """Search by title and artist."""
+        ...
+
+    async def audio_features(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Audio features by Spotify id."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichRequest:
+    """Which tracks to enrich: never searched (default), plus not-found ones, or one job's."""
+
+    limit: int | None = None
+    retry_not_found: bool = False
+    job_task_id: str | None = None
+
+    def to_params(self) -> dict[str, Any]:
+        """Job parameters (JSON-safe)."""
+        label = "Spotify enrichment"
+        if self.retry_not_found:
+            label += ", retrying not found"
+        if self.limit:
+            label += f", at most {self.limit} tracks"
+        return {
+            "limit": self.limit,
+            "retry_not_found": self.retry_not_found,
+            "job_task_id": self.job_task_id,
+            "label": label,
+        }
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> EnrichRequest:
+        """Read job parameters back."""
+        limit = params.get("limit")
+        return cls(
+            limit=int(limit) if limit else None,
+            retry_not_found=bool(params.get("retry_not_found")),
+            job_task_id=params.get("job_task_id") or None,
+        )
+
+
+def parse_enrich_request(
+    *,
+    limit: str | int | None = None,
+    retry_not_found: str | bool | None = None,
+    job_task_id: str | None = None,
+) -> EnrichRequest:
+    """Validate an enrich request from a form, JSON or the CLI; raise jobs-style errors."""
+    from services.collection import InvalidRequest
+
+    errors: dict[str, str] = {}
+    count: int | None = None
+    if limit not in (None, ""):
+        try:
+            count = int(str(limit).strip())
+        except ValueError:
+            errors["limit"] = "Limit must be a whole number."
+        else:
+            if not 1 <= count <= MAX_LIMIT:
+                errors["limit"] = f"Limit must be from 1 to {MAX_LIMIT:,}."
+    flag = retry_not_found
+    if isinstance(flag, str):
+        flag = flag.strip().lower() in ("1", "true", "on", "yes")
+    if job_task_id is not None and (len(job_task_id) > 64 or not job_task_id.isalnum()):
+        errors["job"] = "That is not a job id."
+    if errors:
+        raise InvalidRequest(errors)
+    return EnrichRequest(limit=count, retry_not_found=bool(flag), job_task_id=job_task_id)
+
+
+@dataclass(slots=True)
+class EnrichState:
+    """What a checkpoint keeps between runs of one enrichment job."""
+
+    last_id: int = 0
+    done: int = 0
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"matched_isrc": 0, "matched_text": 0, "not_found": 0, "errors": 0}
+    )
+    features_off: bool = False
+    deferrals: int = 0
+    requests: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """For the job's checkpoint."""
+        return {
+            "last_id": self.last_id,
+            "done": self.done,
+            "counts": dict(self.counts),
+            "features_off": self.features_off,
+            "deferrals": self.deferrals,
+            "requests": self.requests,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> EnrichState:
+        """From a checkpoint (or a fresh state)."""
+        state = cls()
+        if data:
+            state.last_id = int(data.get("last_id", 0))
+            state.done = int(data.get("done", 0))
+            state.counts.update({k: int(v) for k, v in data.get("counts", {}).items()})
+            state.features_off = bool(data.get("features_off", False))
+            state.deferrals = int(data.get("deferrals", 0))
+            state.requests = int(data.get("requests", 0))
+        return state
+
+
+Sleep = Callable[[float], Awaitable[None]]
+Checkpoint = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+async def _no_checkpoint(value: dict[str, Any]) -> None:
+    del value
+
+
+@dataclass(slots=True)
+class Enricher:
+    """One enrichment run over the tracks a request selects."""
+
+    spotify: SpotifyCalls
+    threshold: float
+    progress: jobs.Progress = field(default_factory=jobs.NullProgress)
+    checkpoint: Checkpoint = _no_checkpoint
+    sleep: Sleep = asyncio.sleep
+    state: EnrichState = field(default_factory=EnrichState)
+    snapshot: jobs.Snapshot = field(default_factory=lambda: jobs.Snapshot(state="running"))
+    _backoff: float = BACKOFF_START
+
+    async def run(self, request: EnrichRequest) -> jobs.Snapshot:
+        """Enrich every selected track; returns the final snapshot.
+
+        Raises jobs.JobDeferred when Spotify asks for a long wait, jobs.JobFailed when
+        Spotify refuses the credentials or keeps failing.
+        """
+        job_pk = await _job_pk(request.job_task_id)
+        remaining = await _count(request, job_pk, self.state.last_id)
+        total = self.state.done + remaining
+        if request.limit is not None:
+            total = min(total, request.limit)
+        self.snapshot = jobs.Snapshot(
+            state="running",
+            phase="matching",
+            done=self.state.done,
+            total=total,
+            counts=dict(self.state.counts),
+        )
+        await self.progress.update(self.snapshot)
+        while request.limit is None or self.state.done < request.limit:
+            budget = CHUNK if request.limit is None else min(CHUNK, request.limit - self.state.done)
+            chunk = await _select(request, job_pk, self.state.last_id, budget)
+            if not chunk:
+                break
+            matched: list[str] = []
+            for row in chunk:
+                await self.progress.check_cancelled()
+                spotify_id = await self._enrich_one(row)
+                if spotify_id:
+                    matched.append(spotify_id)
+                self.state.last_id = int(row["id"])
+                self.state.done += 1
+                await self._report()
+            await self._store_features(matched)
+        self.snapshot = replace(
+            self.snapshot,
+            state="succeeded",
+            phase="done",
+            retry_at=None,
+            done=self.state.done,
+            counts=dict(self.state.counts),
+        )
+        return self.snapshot
+
+    async def _enrich_one(self, row: dict[str, Any]) -> str | None:
+        """Search one track, store the outcome; return the Spotify id when matched."""
+        query = TrackQuery(
+            title=row["title"],
+            mix_name=row["mix_name"],
+            artists=tuple(row["artists"]),
+            remixers=tuple(row["remixers"]),
+            isrc=row["isrc"],
+            length_ms=row["length_ms"],
+        )
+        try:
+            match = await self._find(query)
+        except SpotifyAuthError as exc:
+            raise jobs.JobFailed(str(exc)) from exc
+        except (SpotifyRateLimited, SpotifyUnavailable):
+            raise  # handled (waited out) in _call; anything reaching here is a bug upstream
+        except SpotifyError as exc:
+            # A question Spotify would not answer for this track: note it, search it again later.
+            self.state.counts["errors"] += 1
+            await Track.update({Track.spotify_error: str(exc)[:500]}).where(
+                Track._meta.primary_key == row["id"]
+            )
+            return None
+        await record_match(int(row["id"]), match)
+        if match is None:
+            self.state.counts["not_found"] += 1
+            return None
+        self.state.counts[f"matched_{match.method}"] += 1
+        return match.track.id
+
+    async def _find(self, query: TrackQuery) -> Match | None:
+        """ISRC search first; a text search only when that gives no acceptable hit."""
+        if query.isrc:
+            hits = await self._call(lambda: self.spotify.search_isrc(query.isrc or ""))
+            match = best_isrc_match(query, hits, self.threshold)
+            if match is not None:
+                return match
+        title, artist = text_search_terms(query)
+        if not title:
+            return None
+        hits = await self._call(lambda: self.spotify.search_text(title, artist))
+        return best_text_match(query, hits, self.threshold)
+
+    async def _call(self, call: Callable[[], Awaitable[T]]) -> T:
+        """Make one Spotify request, waiting out rate limits and outages as Spotify asks."""
+        failures = 0
+        while True:
+            try:
+                result = await call()
+            except SpotifyRateLimited as exc:
+                self.state.requests += 1
+                await self._wait(self._rate_limit_wait(exc), "for Spotify", long=exc.quota)
+                continue
+            except SpotifyUnavailable:
+                self.state.requests += 1
+                failures += 1
+                if failures >= UNAVAILABLE_ATTEMPTS:
+                    await self._wait(UNAVAILABLE_DEFER_SECONDS, "for Spotify to recover", long=True)
+                    failures = 0
+                    continue
+                await self._wait(self._next_backoff(), "for Spotify to recover")
+                continue
+            self.state.requests += 1
+            self._backoff = BACKOFF_START
+            return result
+
+    def _rate_limit_wait(self, exc: SpotifyRateLimited) -> float:
+        """Seconds to wait after a 429: Retry-After when it says something, else back off."""
+        if exc.retry_after is not None and exc.retry_after > 0:
+            return exc.retry_after
+        return self._next_backoff()
+
+    def _next_backoff(self) -> float:
+        wait = self._backoff * (1 + random.random() / 4)
+        self._backoff = min(BACKOFF_CAP, self._backoff * 2)
+        return wait
+
+    async def _wait(self, seconds: float, reason: str, *, long: bool = False) -> None:
+        """Wait inline (badge: waiting until …), or defer the job when the wait is long."""
+        until = jobs.now() + timedelta(seconds=seconds)
+        self.snapshot = replace(
+            self.snapshot,
+            state="waiting",
+            phase=reason,
+            retry_at=until,
+            done=self.state.done,
+            counts=dict(self.state.counts),
+        )
+        if long or seconds > INLINE_WAIT_LIMIT:
+            self.state.deferrals += 1
+            if self.state.deferrals > MAX_DEFERRALS:
+                raise jobs.JobFailed(
+                    f"Spotify kept asking Crate to wait ({MAX_DEFERRALS} long waits); "
+                    "tracks not yet searched stay unsearched. Start enrichment again later."
+                )
+            await self.checkpoint(self.state.to_json())
+            raise jobs.JobDeferred(until, self.snapshot)
+        await self.progress.update(self.snapshot)
+        await self.sleep(seconds)
+        self.snapshot = replace(self.snapshot, state="running", phase="matching", retry_at=None)
+        await self.progress.update(self.snapshot)
+
+    async def _report(self) -> None:
+        self.snapshot = replace(self.snapshot, done=self.state.done, counts=dict(self.state.counts))
+        await self.checkpoint(self.state.to_json())
+        await self.progress.update(self.snapshot)
+
+    async def _store_features(self, spotify_ids: list[str]) -> None:
+        """Ask for audio features of newly matched tracks; the first 403 turns this off."""
+        if self.state.features_off or not spotify_ids:
+            return
+        for start in range(0, len(spotify_ids), FEATURES_BATCH):
+            batch = spotify_ids[start : start + FEATURES_BATCH]
+            try:
+                features = await self._call(partial(self.spotify.audio_features, batch))
+            except SpotifyForbidden:
+                self.state.features_off = True
+                await self.checkpoint(self.state.to_json())
+                return
+            except SpotifyAuthError as exc:
+                raise jobs.JobFailed(str(exc)) from exc
+            except SpotifyError:
+                return  # features are a bonus; a failed batch is not worth failing the job
+            for spotify_id, values in features.items():
+                await Track.update({Track.audio_features: json.dumps(values)}).where(
+                    Track.spotify_id == spotify_id
+                )
+
+
+async def record_match(track_id: int, match: Match | None) -> None:
+    """Store a search's outcome: the match's fields, or "searched, not found"."""
+    values: dict[Any, Any] = {Track.spotify_searched_at: jobs.now(), Track.spotify_error: None}
+    if match is None:
+        values.update(
+            {Track.spotify_id: None, Track.spotify_method: None, Track.spotify_confidence: None}
+        )
+    else:
+        found = match.track
+        values.update(
+            {
+                Track.spotify_id: found.id,
+                Track.spotify_url: found.url,
+                Track.spotify_title: found.name,
+                Track.spotify_artists: ", ".join(found.artists),
+                Track.spotify_album: found.album,
+                Track.spotify_album_id: found.album_id,
+                Track.spotify_album_image_url: found.album_image_url,
+                Track.spotify_release_date: found.release_date,
+                Track.spotify_duration_ms: found.duration_ms,
+                Track.spotify_isrc: found.isrc,
+                Track.spotify_popularity: found.popularity,
+                Track.spotify_preview_url: found.preview_url,
+                Track.spotify_method: match.method,
+                Track.spotify_confidence: round(match.confidence, 4),
+            }
+        )
+    await Track.update(values).where(Track._meta.primary_key == track_id)
+
+
+# ---------------------------------------------------------------- selection
+
+
+async def _job_pk(task_id: str | None) -> int | None:
+    if task_id is None:
+        return None
+    row = await Job.select(Job._meta.primary_key).where(Job.task_id == task_id).first()
+    if row is None:
+        raise jobs.JobFailed(f"No job has the id {task_id!r}, so there are no tracks to enrich.")
+    return int(row["id"])
+
+
+def _where(request: EnrichRequest, job_pk: int | None, after_id: int) -> tuple[str, list[Any]]:
+    """SQL conditions (with {} placeholders for Piccolo raw queries) selecting the tracks."""
+    clauses = ["t.id > {}"]
+    values: list[Any] = [after_id]
+    if request.retry_not_found:
+        clauses.append("(t.spotify_searched_at IS NULL OR t.spotify_id IS NULL)")
+    else:
+        clauses.append("t.spotify_searched_at IS NULL")
+    if job_pk is not None:
+        clauses.append("t.id IN (SELECT jt.track FROM job_track jt WHERE jt.job = {})")
+        values.append(job_pk)
+    return " AND ".join(clauses), values
+
+
+async def _count(request: EnrichRequest, job_pk: int | None, after_id: int) -> int:
+    where, values = _where(request, job_pk, after_id)
+    rows = await Track.raw(f"SELECT COUNT(*) AS n FROM track t WHERE {where}", *values)
+    return int(rows[0]["n"])
+
+
+async def _select(
+    request: EnrichRequest, job_pk: int | None, after_id: int, limit: int
+) -> list[dict[str, Any]]:
+    """The next tracks in id order, with their artists and remixers in credit order."""
+    where, values = _where(request, job_pk, after_id)
+    rows = await Track.raw(
+        "SELECT t.id, t.title, t.mix_name, t.isrc, t.length_ms FROM track t "
+        f"WHERE {where} ORDER BY t.id LIMIT {int(limit)}",
+        *values,
+    )
+    if not rows:
+        return []
+    ids = [int(row["id"]) for row in rows]
+    credits = (
+        await TrackArtist.select(TrackArtist.track, TrackArtist.role, TrackArtist.artist.name)
+        .where(TrackArtist.track.is_in(ids))
+        .order_by(TrackArtist.track)
+        .order_by(TrackArtist.position)
+    )
+    names: dict[int, dict[str, list[str]]] = {i: {"artist": [], "remixer": []} for i in ids}
+    for credit in credits:
+        names[int(credit["track"])][credit["role"]].append(credit["artist.name"])
+    return [
+        {
+            **row,
+            "artists": names[int(row["id"])]["artist"],
+            "remixers": names[int(row["id"])]["remixer"],
+        }
+        for row in rows
+    ]

@@ -1,0 +1,171 @@
+"""The forms that start jobs: `POST /collect/beatport/collect` and `POST /collect/spotify/enrich`.
+
+Each answers three ways: an htmx request gets its form panel back (with the new
+job's live badge, or the errors in place), a plain form post is redirected to the
+dashboard, and a JSON body gets `202 {"task_id", "status_url"}`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from litestar import Controller, MediaType, Request, Response, post
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException
+from litestar.response import Redirect, Template
+from taskiq import AsyncBroker
+
+from services import catalog, jobs
+from services.collection import InvalidRequest, parse_collect_request
+from services.enrichment import parse_enrich_request
+from services.settings import Settings
+from tasks import jobs as job_tasks
+from tasks.collection import COLLECT_KIND
+from tasks.enrichment import ENRICH_KIND
+from web.errors import wants_json
+
+MAX_FIELD_LENGTH = 2000
+PANELS = {COLLECT_KIND: "collect/_panel.html", ENRICH_KIND: "collect/_enrich_panel.html"}
+
+
+async def read_fields(request: Request[Any, Any, Any]) -> tuple[dict[str, str], bool]:
+    """The submitted fields as text, and whether they came as JSON."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except (ValueError, UnicodeDecodeError):
+            raise HTTPException(status_code=400, detail="The body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise HTTPException(status_code=400, detail="The JSON body must be an object.")
+        fields = {k: "" if v is None else str(v) for k, v in body.items() if isinstance(k, str)}
+        return fields, True
+    form = await request.form()
+    return {k: str(v) for k, v in form.items() if k != "_csrf_token"}, False
+
+
+async def form_context() -> dict[str, Any]:
+    """What both dashboard form panels need besides values and errors."""
+    return {"genres": await catalog.genre_choices()}
+
+
+class CollectController(Controller):
+    """Starting collections and enrichments from forms and the JSON API."""
+
+    path = "/collect"
+
+    @post("/beatport/collect", name="collect_beatport", status_code=202)
+    async def collect_beatport(
+        self, request: Request[Any, Any, Any], broker: NamedDependency[AsyncBroker]
+    ) -> Response[Any]:
+        """Collect a Beatport link, or a genre's releases between two dates."""
+
+        def build(fields: dict[str, str]) -> dict[str, Any]:
+            return parse_collect_request(
+                url=fields.get("url"),
+                genre=fields.get("genre"),
+                date_from=fields.get("date_from"),
+                date_to=fields.get("date_to"),
+                max_pages=fields.get("max_pages"),
+            ).to_params()
+
+        return await start_job(request, broker, COLLECT_KIND, build)
+
+    @post("/spotify/enrich", name="enrich_spotify", status_code=202)
+    async def enrich_spotify(
+        self,
+        request: Request[Any, Any, Any],
+        broker: NamedDependency[AsyncBroker],
+        settings: NamedDependency[Settings],
+    ) -> Response[Any]:
+        """Match tracks to Spotify: never searched ones, optionally not-found ones too."""
+
+        def build(fields: dict[str, str]) -> dict[str, Any]:
+            if not settings.spotify_configured:
+                raise InvalidRequest(
+                    {
+                        "spotify": "Spotify is not configured: set SPOTIFY_CLIENT_ID and "
+                        "SPOTIFY_CLIENT_SECRET, then restart Crate."
+                    }
+                )
+            return parse_enrich_request(
+                limit=fields.get("limit"),
+                retry_not_found=fields.get("retry_not_found"),
+                job_task_id=fields.get("job") or None,
+            ).to_params()
+
+        return await start_job(request, broker, ENRICH_KIND, build)
+
+
+async def start_job(
+    request: Request[Any, Any, Any],
+    broker: AsyncBroker,
+    kind: str,
+    build: Callable[[dict[str, str]], dict[str, Any]],
+) -> Response[Any]:
+    """Validate the fields into job parameters, enqueue, and answer in the caller's terms."""
+    fields, is_json = await read_fields(request)
+    try:
+        too_long = {
+            name: f"That is too long (at most {MAX_FIELD_LENGTH} characters)."
+            for name, value in fields.items()
+            if len(value) > MAX_FIELD_LENGTH
+        }
+        if too_long:
+            raise InvalidRequest(too_long)
+        params = build(fields)
+    except InvalidRequest as exc:
+        return await answer_error(request, is_json, kind, fields, exc.errors, 422)
+    try:
+        task_id = await job_tasks.enqueue(broker, kind, params)
+    except job_tasks.QueueUnavailable as exc:
+        return await answer_error(request, is_json, kind, fields, {"queue": str(exc)}, 503)
+    if is_json or wants_json(request):
+        status_url = request.app.route_reverse("task_status", task_id=task_id)
+        return Response(
+            {"task_id": task_id, "status_url": status_url},
+            status_code=202,
+            media_type=MediaType.JSON,
+        )
+    if request.headers.get("hx-request"):
+        row = await jobs.get(task_id)
+        started = {**row, "snapshot": jobs.snapshot_of(row)}
+        context = {"values": {}, "errors": {}, "started": started, **await form_context()}
+        return Template(PANELS[kind], context=context, status_code=200)
+    return Redirect(path="/", status_code=303)
+
+
+async def answer_error(
+    request: Request[Any, Any, Any],
+    is_json: bool,
+    kind: str,
+    fields: dict[str, str],
+    errors: dict[str, str],
+    status_code: int,
+) -> Response[Any]:
+    """Errors in words: JSON for API clients, in place for htmx, the dashboard otherwise."""
+    if is_json or wants_json(request):
+        return Response(
+            {"detail": " ".join(errors.values()), "errors": errors},
+            status_code=status_code,
+            media_type=MediaType.JSON,
+        )
+    values = {k: v[:MAX_FIELD_LENGTH] for k, v in fields.items()}
+    panel = {"values": values, "errors": errors, "started": None, **await form_context()}
+    if request.headers.get("hx-request"):
+        return Template(PANELS[kind], context=panel, status_code=status_code)
+    recent = await jobs.recent(10)
+    # The plain (no-JavaScript) post: the whole dashboard, the failed form showing its errors.
+    forms = {"collect_form": panel} if kind == COLLECT_KIND else {"enrich_form": panel}
+    return Template(
+        "dashboard.html",
+        context={
+            "totals": await catalog.library_totals(),
+            "jobs": [{**row, "snapshot": jobs.snapshot_of(row)} for row in recent],
+            **await form_context(),
+            **forms,
+        },
+        status_code=status_code,
+    )
