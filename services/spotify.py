@@ -9,8 +9,8 @@ urllib3 are never allowed to sleep on `Retry-After` inside a thread.
 from __future__ import annotations
 
 import asyncio
-import logging
 import email.utils
+import logging
 import re
 import threading
 import time
