@@ -8,29 +8,21 @@ a crash resumes at the next page instead of starting over.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol
-
-from piccolo.table import Table
 
 from services import db, jobs
 from services.beatport import BeatportTrack, InvalidTarget, Ref, Target, TrackList
 from services.beatport import genre_target as make_genre_target
 from services.beatport import parse_target as parse_beatport_target
 from services.tables import (
-    Artist,
-    Genre,
     Job,
-    JobTrack,
-    Label,
-    Release,
-    SubGenre,
-    Track,
-    TrackArtist,
 )
 
 DEFAULT_MAX_PAGES = 100
@@ -193,31 +185,47 @@ class CollectionService:
             state="running", phase=f"page {page}", done=seen, counts=counts.as_dict()
         )
         await self.progress.update(snapshot)
-        while page <= request.max_pages:
-            await self.progress.check_cancelled()
-            listing = await source.fetch_page(target, page)
-            if listing.tracks:
-                await store_tracks(listing.tracks, counts, job_pk=job_pk, ordered=target.ordered)
-            counts.skipped += listing.skipped
-            seen += len(listing.tracks) + listing.skipped
-            last_page = min(listing.total_pages or page, request.max_pages)
-            total = seen if not listing.has_next else _expected_total(listing, request, seen)
-            snapshot = replace(
-                snapshot,
-                phase=f"page {page} of {max(last_page, page)}",
-                done=seen,
-                total=total,
-                counts=counts.as_dict(),
-            )
-            await self.progress.update(snapshot)
-            more = listing.has_next and bool(listing.tracks)
-            if self.task_id is not None:
-                await self._checkpoint(
-                    {"next_page": page + 1, "counts": counts.as_dict(), "seen": seen}
+        pending: asyncio.Future[TrackList] | None = None
+        try:
+            while page <= request.max_pages:
+                await self.progress.check_cancelled()
+                listing = await (pending or asyncio.ensure_future(source.fetch_page(target, page)))
+                pending = None
+                more = listing.has_next and bool(listing.tracks) and page < request.max_pages
+                if more:
+                    # Ask for the next page while this one is written, so the waits overlap.
+                    pending = asyncio.ensure_future(source.fetch_page(target, page + 1))
+                async with db.bulk_transaction() as bulk:
+                    await store_tracks(
+                        listing.tracks, counts, job_pk=job_pk, ordered=target.ordered, bulk=bulk
+                    )
+                    counts.skipped += listing.skipped
+                    seen += len(listing.tracks) + listing.skipped
+                    if job_pk is not None:
+                        # In the page's own transaction: stored pages and the checkpoint
+                        # always agree, so a redelivered job resumes exactly after them.
+                        mark = {"next_page": page + 1, "counts": counts.as_dict(), "seen": seen}
+                        await bulk.execute(
+                            "UPDATE job SET checkpoint = ? WHERE id = ?", json.dumps(mark), job_pk
+                        )
+                last_page = min(listing.total_pages or page, request.max_pages)
+                total = seen if not more else _expected_total(listing, request, seen)
+                snapshot = replace(
+                    snapshot,
+                    phase=f"page {page} of {max(last_page, page)}",
+                    done=seen,
+                    total=total,
+                    counts=counts.as_dict(),
                 )
-            if not more:
-                break
-            page += 1
+                await self.progress.update(snapshot)
+                if not more:
+                    break
+                page += 1
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pending
         return replace(
             snapshot, state="succeeded", phase="done", total=seen, counts=counts.as_dict()
         )
@@ -228,10 +236,6 @@ class CollectionService:
             return None
         row = await Job.select(Job._meta.primary_key).where(Job.task_id == self.task_id).first()
         return int(row["id"]) if row else None
-
-    async def _checkpoint(self, value: dict[str, Any]) -> None:
-        if self.task_id is not None:
-            await jobs.save_checkpoint(self.task_id, value)
 
 
 def _expected_total(listing: TrackList, request: CollectRequest, seen: int) -> int | None:
@@ -247,10 +251,13 @@ def _expected_total(listing: TrackList, request: CollectRequest, seen: int) -> i
 # ---------------------------------------------------------------- storing tracks
 
 
-def content_hash(raw: dict[str, Any]) -> str:
-    """A stable fingerprint of Beatport's JSON for a track: same JSON, same hash."""
-    encoded = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(encoded.encode()).hexdigest()
+def encode_raw(raw: dict[str, Any]) -> str:
+    """Beatport's JSON for a track as stored; its hash tells a changed track from the same.
+
+    Beatport serialises its objects in a fixed key order, so no sorting is needed (and
+    at worst a reordering counts as one needless update).
+    """
+    return json.dumps(raw, separators=(",", ":"), ensure_ascii=False)
 
 
 def search_text(track: BeatportTrack) -> str:
@@ -262,8 +269,17 @@ def search_text(track: BeatportTrack) -> str:
     return " ".join(part for part in parts if part).lower()
 
 
+REF_TABLES = {
+    "genre": ("name", "slug"),
+    "sub_genre": ("name", "slug"),
+    "label": ("name", "slug", "image_url"),
+    "artist": ("name", "slug", "image_url"),
+    "release": ("name", "slug", "image_url", "label"),
+}
+
+
 async def _upsert_refs(
-    table: type[Table], refs: Iterable[Ref], extra: dict[int, Any] | None = None
+    bulk: db.Bulk, table: str, refs: Iterable[Ref], labels: dict[int, int | None] | None = None
 ) -> dict[int, int]:
     """Insert or refresh named things by Beatport id; return Beatport id -> row id."""
     unique: dict[int, Ref] = {}
@@ -271,39 +287,32 @@ async def _upsert_refs(
         unique[ref.beatport_id] = ref
     if not unique:
         return {}
-    columns = table._meta.columns
-    has_image = any(column._meta.name == "image_url" for column in columns)
+    columns = REF_TABLES[table]
     rows = []
     for ref in unique.values():
         values: dict[str, Any] = {
-            "beatport_id": ref.beatport_id,
             "name": ref.name[:500],
             "slug": ref.slug[:500],
+            "image_url": ref.image_url,
+            "label": (labels or {}).get(ref.beatport_id),
         }
-        if has_image:
-            values["image_url"] = ref.image_url
-        if extra and ref.beatport_id in extra:
-            values["label"] = extra[ref.beatport_id]
-        rows.append(table(**values))
-    update_columns = [
-        column
-        for column in columns
-        if column._meta.name in ("name", "slug", "image_url", "label")
-        and (column._meta.name != "label" or extra is not None)
-    ]
-    beatport_id_column = table._meta.get_column_by_name("beatport_id")
-    primary_key = table._meta.primary_key
-    mapping: dict[int, int] = {}
-    for start in range(0, len(rows), INSERT_CHUNK):
-        chunk = rows[start : start + INSERT_CHUNK]
-        returned = (
-            await table.insert(*chunk)
-            .on_conflict(target=beatport_id_column, action="DO UPDATE", values=update_columns)
-            .returning(primary_key, beatport_id_column)
-        )
-        for row in returned:
-            mapping[int(row["beatport_id"])] = int(row["id"])
-    return mapping
+        rows.append((ref.beatport_id, *(values[column] for column in columns)))
+    names = ", ".join(columns)
+    changes = ", ".join(f"{column} = excluded.{column}" for column in columns)
+    # Only rewrite a row whose values changed: most refs repeat from page to page.
+    differs = " OR ".join(
+        f"{table}.{column} IS DISTINCT FROM excluded.{column}" for column in columns
+    )
+    if db.is_sqlite():
+        differs = " OR ".join(f"{table}.{column} IS NOT excluded.{column}" for column in columns)
+    await bulk.insert(
+        f"INSERT INTO {table} (beatport_id, {names})",
+        rows,
+        f"ON CONFLICT (beatport_id) DO UPDATE SET {changes} WHERE {differs}",
+    )
+    condition, args = bulk.any_of("beatport_id", list(unique))
+    found = await bulk.fetch(f"SELECT id, beatport_id FROM {table} WHERE {condition}", *args)
+    return {int(row["beatport_id"]): int(row["id"]) for row in found}
 
 
 def _dedupe(tracks: Sequence[BeatportTrack]) -> list[BeatportTrack]:
@@ -320,84 +329,83 @@ async def store_tracks(
     *,
     job_pk: int | None = None,
     ordered: bool = False,
+    bulk: db.Bulk | None = None,
 ) -> None:
-    """Upsert one page of tracks and everything they point to, in one transaction."""
+    """Upsert one page of tracks and everything they point to, in one transaction
+    (`bulk`'s, when given)."""
     batch = _dedupe(tracks)
-    async with db.write_transaction():
-        genre_ids = await _upsert_refs(Genre, (t.genre for t in batch if t.genre))
-        sub_genre_ids = await _upsert_refs(SubGenre, (t.sub_genre for t in batch if t.sub_genre))
-        label_ids = await _upsert_refs(Label, (t.label for t in batch if t.label))
-        release_labels = {
-            t.release.beatport_id: label_ids.get(t.label.beatport_id) if t.label else None
-            for t in batch
-            if t.release
-        }
-        release_ids = await _upsert_refs(
-            Release, (t.release for t in batch if t.release), extra=release_labels
+    if not batch:
+        return
+    if bulk is None:
+        async with db.bulk_transaction() as own:
+            await store_tracks(tracks, counts, job_pk=job_pk, ordered=ordered, bulk=own)
+        return
+    genre_ids = await _upsert_refs(bulk, "genre", (t.genre for t in batch if t.genre))
+    sub_genre_ids = await _upsert_refs(
+        bulk, "sub_genre", (t.sub_genre for t in batch if t.sub_genre)
+    )
+    label_ids = await _upsert_refs(bulk, "label", (t.label for t in batch if t.label))
+    release_labels = {
+        t.release.beatport_id: label_ids.get(t.label.beatport_id) if t.label else None
+        for t in batch
+        if t.release
+    }
+    release_ids = await _upsert_refs(
+        bulk, "release", (t.release for t in batch if t.release), release_labels
+    )
+    artist_ids = await _upsert_refs(
+        bulk, "artist", (a for t in batch for a in t.artists + t.remixers)
+    )
+    condition, args = bulk.any_of("beatport_id", [t.beatport_id for t in batch])
+    existing = {
+        int(row["beatport_id"]): row
+        for row in await bulk.fetch(
+            f"SELECT id, beatport_id, content_hash FROM track WHERE {condition}", *args
         )
-        artist_ids = await _upsert_refs(Artist, (a for t in batch for a in t.artists + t.remixers))
-        existing = {
-            int(row["beatport_id"]): row
-            for row in await Track.select(
-                Track._meta.primary_key, Track.beatport_id, Track.content_hash
-            ).where(Track.beatport_id.is_in([t.beatport_id for t in batch]))
-        }
-        changed: list[Track] = []
-        for track in batch:
-            digest = content_hash(track.raw)
-            before = existing.get(track.beatport_id)
-            if before is None:
-                counts.new += 1
-            elif before["content_hash"] != digest:
-                counts.updated += 1
-            else:
-                counts.unchanged += 1
-                continue
-            changed.append(
-                _track_row(track, digest, genre_ids, sub_genre_ids, label_ids, release_ids)
-            )
-        track_ids = {int(k): int(v["id"]) for k, v in existing.items()}
-        for start in range(0, len(changed), INSERT_CHUNK):
-            chunk = changed[start : start + INSERT_CHUNK]
-            returned = (
-                await Track.insert(*chunk)
-                .on_conflict(
-                    target=Track.beatport_id, action="DO UPDATE", values=_TRACK_UPDATE_COLUMNS
-                )
-                .returning(Track._meta.primary_key, Track.beatport_id)
-            )
-            for row in returned:
-                track_ids[int(row["beatport_id"])] = int(row["id"])
-        changed_ids = [track_ids[row.beatport_id] for row in changed]
-        if changed_ids:
-            await TrackArtist.delete().where(TrackArtist.track.is_in(changed_ids))
-            links = [
-                TrackArtist(
-                    track=track_ids[track.beatport_id],
-                    artist=artist_ids[ref.beatport_id],
-                    role=role,
-                    position=position,
-                )
-                for track in batch
-                if track_ids[track.beatport_id] in set(changed_ids)
-                for role, refs in (("artist", track.artists), ("remixer", track.remixers))
+    }
+    changed: list[BeatportTrack] = []
+    rows: list[tuple[Any, ...]] = []
+    moment = jobs.now()
+    for track in batch:
+        raw_json = encode_raw(track.raw)
+        digest = hashlib.sha1(raw_json.encode()).hexdigest()
+        before = existing.get(track.beatport_id)
+        if before is None:
+            counts.new += 1
+        elif before["content_hash"] != digest:
+            counts.updated += 1
+        else:
+            counts.unchanged += 1
+            continue
+        changed.append(track)
+        refs = (genre_ids, sub_genre_ids, label_ids, release_ids)
+        rows.append(_track_values(track, raw_json, digest, moment, *refs))
+    await bulk.insert(_TRACK_INSERT, rows, _TRACK_ON_CONFLICT)
+    track_ids = {int(k): int(v["id"]) for k, v in existing.items()}
+    new_ids = [t.beatport_id for t in changed if t.beatport_id not in track_ids]
+    if new_ids:
+        condition, args = bulk.any_of("beatport_id", new_ids)
+        for row in await bulk.fetch(f"SELECT id, beatport_id FROM track WHERE {condition}", *args):
+            track_ids[int(row["beatport_id"])] = int(row["id"])
+    changed_ids = [track_ids[t.beatport_id] for t in changed]
+    if changed_ids:
+        condition, args = bulk.any_of("track", changed_ids)
+        await bulk.fetch(f"DELETE FROM track_artist WHERE {condition}", *args)
+        await bulk.insert(
+            "INSERT INTO track_artist (track, artist, role, position)",
+            [
+                (track_ids[t.beatport_id], artist_ids[ref.beatport_id], role, position)
+                for t in changed
+                for role, refs in (("artist", t.artists), ("remixer", t.remixers))
                 for position, ref in enumerate(_unique_refs(refs))
-            ]
-            for start in range(0, len(links), INSERT_CHUNK * 3):
-                await TrackArtist.insert(*links[start : start + INSERT_CHUNK * 3])
-        if job_pk is not None:
-            sightings = [
-                JobTrack(
-                    job=job_pk,
-                    track=track_ids[track.beatport_id],
-                    position=track.position if ordered else None,
-                )
-                for track in batch
-            ]
-            for start in range(0, len(sightings), INSERT_CHUNK * 3):
-                await JobTrack.insert(*sightings[start : start + INSERT_CHUNK * 3]).on_conflict(
-                    target=(JobTrack.job, JobTrack.track), action="DO NOTHING"
-                )
+            ],
+        )
+    if job_pk is not None:
+        await bulk.insert(
+            "INSERT INTO job_track (job, track, position)",
+            [(job_pk, track_ids[t.beatport_id], t.position if ordered else None) for t in batch],
+            "ON CONFLICT (job, track) DO NOTHING",
+        )
 
 
 def _unique_refs(refs: Iterable[Ref]) -> list[Ref]:
@@ -411,80 +419,90 @@ def _unique_refs(refs: Iterable[Ref]) -> list[Ref]:
     return unique
 
 
-def _track_row(
+def _track_values(
     track: BeatportTrack,
+    raw_json: str,
     digest: str,
+    moment: datetime,
     genre_ids: dict[int, int],
     sub_genre_ids: dict[int, int],
     label_ids: dict[int, int],
     release_ids: dict[int, int],
-) -> Track:
-    """The Track row for a parsed Beatport track."""
-    return Track(
-        beatport_id=track.beatport_id,
-        title=track.title[:500],
-        mix_name=track.mix_name[:500],
-        slug=track.slug[:500],
-        artists_text=", ".join(a.name for a in _unique_refs(track.artists)),
-        remixers_text=", ".join(a.name for a in _unique_refs(track.remixers)),
-        search_text=search_text(track),
-        isrc=track.isrc,
-        bpm=track.bpm,
-        key_name=track.key_name,
-        camelot=track.camelot,
-        genre=genre_ids.get(track.genre.beatport_id) if track.genre else None,
-        sub_genre=sub_genre_ids.get(track.sub_genre.beatport_id) if track.sub_genre else None,
-        label=label_ids.get(track.label.beatport_id) if track.label else None,
-        release=release_ids.get(track.release.beatport_id) if track.release else None,
-        catalog_number=track.catalog_number,
-        length_ms=track.length_ms,
-        publish_date=track.publish_date,
-        new_release_date=track.new_release_date,
-        pre_order=track.pre_order,
-        exclusive=track.exclusive,
-        is_hype=track.is_hype,
-        sample_url=track.sample_url,
-        sample_start_ms=track.sample_start_ms,
-        sample_end_ms=track.sample_end_ms,
-        waveform_url=track.waveform_url,
-        artwork_url=track.artwork_url,
-        price_display=track.price_display,
-        beatport_json=json.dumps(track.raw, ensure_ascii=False),
-        content_hash=digest,
-        updated_at=jobs.now(),
+) -> tuple[Any, ...]:
+    """The values of a track row, in `_TRACK_COLUMNS` order."""
+    return (
+        track.beatport_id,
+        track.title[:500],
+        track.mix_name[:500],
+        track.slug[:500],
+        ", ".join(a.name for a in _unique_refs(track.artists)),
+        ", ".join(a.name for a in _unique_refs(track.remixers)),
+        search_text(track),
+        track.isrc,
+        track.bpm,
+        track.key_name,
+        track.camelot,
+        genre_ids.get(track.genre.beatport_id) if track.genre else None,
+        sub_genre_ids.get(track.sub_genre.beatport_id) if track.sub_genre else None,
+        label_ids.get(track.label.beatport_id) if track.label else None,
+        release_ids.get(track.release.beatport_id) if track.release else None,
+        track.catalog_number,
+        track.length_ms,
+        track.publish_date,
+        track.new_release_date,
+        track.pre_order,
+        track.exclusive,
+        track.is_hype,
+        track.sample_url,
+        track.sample_start_ms,
+        track.sample_end_ms,
+        track.waveform_url,
+        track.artwork_url,
+        track.price_display,
+        raw_json,
+        digest,
+        moment,
+        moment,
     )
 
 
-# Everything Beatport owns; the Spotify columns and created_at are never overwritten here.
-_TRACK_UPDATE_COLUMNS = [
-    Track.title,
-    Track.mix_name,
-    Track.slug,
-    Track.artists_text,
-    Track.remixers_text,
-    Track.search_text,
-    Track.isrc,
-    Track.bpm,
-    Track.key_name,
-    Track.camelot,
-    Track.genre,
-    Track.sub_genre,
-    Track.label,
-    Track.release,
-    Track.catalog_number,
-    Track.length_ms,
-    Track.publish_date,
-    Track.new_release_date,
-    Track.pre_order,
-    Track.exclusive,
-    Track.is_hype,
-    Track.sample_url,
-    Track.sample_start_ms,
-    Track.sample_end_ms,
-    Track.waveform_url,
-    Track.artwork_url,
-    Track.price_display,
-    Track.beatport_json,
-    Track.content_hash,
-    Track.updated_at,
-]
+# Everything Beatport owns, in `_track_values` order. On conflict all but the first and the
+# last (created_at) are refreshed; the Spotify columns are never touched here.
+_TRACK_COLUMNS = (
+    "beatport_id",
+    "title",
+    "mix_name",
+    "slug",
+    "artists_text",
+    "remixers_text",
+    "search_text",
+    "isrc",
+    "bpm",
+    "key_name",
+    "camelot",
+    "genre",
+    "sub_genre",
+    "label",
+    "release",
+    "catalog_number",
+    "length_ms",
+    "publish_date",
+    "new_release_date",
+    "pre_order",
+    "exclusive",
+    "is_hype",
+    "sample_url",
+    "sample_start_ms",
+    "sample_end_ms",
+    "waveform_url",
+    "artwork_url",
+    "price_display",
+    "beatport_json",
+    "content_hash",
+    "updated_at",
+    "created_at",
+)
+_TRACK_INSERT = f"INSERT INTO track ({', '.join(_TRACK_COLUMNS)})"
+_TRACK_ON_CONFLICT = "ON CONFLICT (beatport_id) DO UPDATE SET " + ", ".join(
+    f"{column} = excluded.{column}" for column in _TRACK_COLUMNS[1:-1]
+)
