@@ -36,6 +36,10 @@ class JobDeferred(Exception):
         self.snapshot = snapshot
 
 
+class JobInterrupted(Exception):
+    """The worker is stopping: end this run between two units of work; it resumes elsewhere."""
+
+
 class JobNotFound(LookupError):
     """No job has that task id."""
 

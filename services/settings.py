@@ -44,6 +44,8 @@ class Settings:
     spotify_api_url: str = "https://api.spotify.com/v1/"
     spotify_token_url: str = "https://accounts.spotify.com/api/token"
     spotify_match_threshold: float = 0.8
+    # How long a job's worker may go silent before another worker takes the job over.
+    job_idle_timeout: float = 60.0
 
     @classmethod
     def from_env(
@@ -107,6 +109,7 @@ class Settings:
             spotify_api_url=(text("SPOTIFY_API_URL") or DEFAULTS.spotify_api_url).rstrip("/") + "/",
             spotify_token_url=text("SPOTIFY_TOKEN_URL") or DEFAULTS.spotify_token_url,
             spotify_match_threshold=number("CRATE_MATCH_THRESHOLD", 0.8),
+            job_idle_timeout=number("CRATE_JOB_IDLE_TIMEOUT", 60.0, minimum=2.0),
         )
 
     @property

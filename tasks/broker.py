@@ -3,34 +3,56 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
-from taskiq_redis import RedisAsyncResultBackend, RedisStreamBroker
+from taskiq_redis import RedisAsyncResultBackend
 
 from services import db
 from services.redaction import install_log_redaction
 from services.settings import Settings
+from tasks.stream import CrateStreamBroker
 
 QUEUE_NAME = "crate"
-# Longer than any job may legitimately run unacknowledged before another worker reclaims it.
-IDLE_TIMEOUT_MS = 6 * 60 * 60 * 1000
 RESULT_TTL_SECONDS = 7 * 24 * 3600
+
+
+def resilient_connections() -> dict[str, Any]:
+    """Redis connection options: after a Redis restart, pooled connections are stale; a
+    command on one is retried on a fresh connection instead of failing the request."""
+    return {
+        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        "socket_connect_timeout": 5,
+        "health_check_interval": 15,
+    }
 
 
 def create_broker(settings: Settings) -> AsyncBroker:
     """The broker for these settings, with every Crate job registered on it."""
     broker: AsyncBroker
     if settings.redis_url:
-        broker = RedisStreamBroker(
+        # Running jobs heartbeat their messages (tasks.stream), so the idle timeout only
+        # has to outlast a silent worker, not the longest job.
+        broker = CrateStreamBroker(
             settings.redis_url,
             queue_name=QUEUE_NAME,
             maxlen=10_000,
-            idle_timeout=IDLE_TIMEOUT_MS,
+            idle_timeout=int(settings.job_idle_timeout * 1000),
             unacknowledged_lock_timeout=60,
             xread_count=1,
+            xread_block=1000,
+            **resilient_connections(),
         ).with_result_backend(
             RedisAsyncResultBackend(
-                settings.redis_url, keep_results=True, result_ex_time=RESULT_TTL_SECONDS
+                settings.redis_url,
+                keep_results=True,
+                result_ex_time=RESULT_TTL_SECONDS,
+                **resilient_connections(),
             )
         )
     else:
@@ -42,8 +64,9 @@ def create_broker(settings: Settings) -> AsyncBroker:
             install_log_redaction(settings.secrets())
             db.activate(db.build_engine(settings.database_url))
             await db.start_pool()
-            # Jobs that chose to wait (a long Spotify rate limit) come back from here.
-            state.release_loop = asyncio.create_task(release_deferred_forever(broker))
+            watch_for_shutdown()
+            # Heartbeats, reclaims and deferred jobs (a long Spotify rate limit) live here.
+            state.release_loop = asyncio.create_task(housekeeping(broker, settings))
 
     async def close_resources(state: TaskiqState) -> None:
         if broker.is_worker_process:
@@ -55,7 +78,7 @@ def create_broker(settings: Settings) -> AsyncBroker:
     broker.add_event_handler(TaskiqEvents.WORKER_STARTUP, open_resources)
     broker.add_event_handler(TaskiqEvents.WORKER_SHUTDOWN, close_resources)
 
-    from tasks.jobs import release_deferred_forever
+    from tasks.jobs import housekeeping, watch_for_shutdown
     from tasks.registry import register_all
 
     register_all(broker)
@@ -64,8 +87,6 @@ def create_broker(settings: Settings) -> AsyncBroker:
 
 async def ping(broker: AsyncBroker) -> None:
     """Raise when the broker's Redis does not answer (in-memory brokers always answer)."""
-    if isinstance(broker, RedisStreamBroker):
-        from redis.asyncio import Redis
-
-        async with Redis(connection_pool=broker.connection_pool) as client:
+    if isinstance(broker, CrateStreamBroker):
+        async with broker.client() as client:
             await client.ping()

@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -24,11 +26,11 @@ from redis.exceptions import RedisError
 from taskiq import AsyncBroker, Context, TaskiqDepends
 from taskiq.depends.progress_tracker import TaskProgress
 from taskiq.kicker import AsyncKicker
-from taskiq_redis import RedisStreamBroker
 
 from services import jobs
 from services.redaction import redact
 from services.settings import Settings
+from tasks.stream import TICK_TASK, CrateStreamBroker
 
 logger = logging.getLogger("crate.jobs")
 
@@ -81,7 +83,9 @@ class ResultBackendProgress:
             self._row_state = snapshot.state
 
     async def check_cancelled(self) -> None:
-        """Raise JobCancelled when the job row says a user asked to stop."""
+        """Raise JobCancelled when a user asked to stop, JobInterrupted when the worker is."""
+        if STOPPING.is_set():
+            raise jobs.JobInterrupted()
         if await jobs.cancel_requested(self._task_id):
             raise jobs.JobCancelled()
 
@@ -116,6 +120,36 @@ async def execute(context: Context, body: JobBody, params: dict[str, Any]) -> di
     if row["state"] in jobs.FINAL_STATES:
         # A redelivery of a job that already ended: report, do not run twice.
         return jobs.snapshot_of(row).to_json()
+    broker = context.broker
+    owner = f"{uuid.uuid4().hex}"
+    if isinstance(broker, CrateStreamBroker):
+        ttl = int(settings.job_idle_timeout * 1000)
+        if not await broker.acquire_lease(task_id, owner, ttl):
+            # Another live worker runs this job (a duplicate delivery): leave it to them.
+            logger.info("job %s is running elsewhere; skipping this delivery", task_id)
+            return jobs.snapshot_of(row).to_json()
+        RUNNING[task_id] = owner
+    try:
+        return await _run(context, body, params, row, settings, progress)
+    finally:
+        if isinstance(broker, CrateStreamBroker):
+            RUNNING.pop(task_id, None)
+            try:
+                await broker.release_lease(task_id, owner)
+            except (RedisError, OSError) as exc:
+                logger.warning("could not release the lease of %s: %s", task_id, exc)
+
+
+async def _run(
+    context: Context,
+    body: JobBody,
+    params: dict[str, Any],
+    row: dict[str, Any],
+    settings: Settings,
+    progress: ResultBackendProgress,
+) -> dict[str, Any]:
+    """The body of `execute`, once this worker holds the job."""
+    task_id = context.message.task_id
     await jobs.mark_started(task_id)
     job = JobContext(task_id, params, settings, progress, row["checkpoint"])
     try:
@@ -132,6 +166,14 @@ async def execute(context: Context, body: JobBody, params: dict[str, Any]) -> di
             context.broker, task_id, context.message.task_name, params, deferred.retry_at
         )
         return waiting.to_json()
+    except jobs.JobInterrupted:
+        # This worker is shutting down: the page in hand is stored and checkpointed, so
+        # queue the job again; another worker (or this one, restarted) resumes it.
+        queued = replace(progress.last, state="queued", phase="resuming after a worker stopped")
+        await jobs.save_snapshot(task_id, queued)
+        await progress.update(queued)
+        await kick(context.broker, task_id, context.message.task_name, params)
+        return queued.to_json()
     except jobs.JobCancelled:
         final = replace(progress.last, state="cancelled", phase="cancelled", retry_at=None)
     except jobs.JobFailed as exc:
@@ -211,7 +253,7 @@ async def schedule_resume(
     broker: AsyncBroker, task_id: str, kind: str, params: dict[str, Any], when: datetime
 ) -> None:
     """Run the job again at `when`: a Redis sorted set workers poll, or a timer in-process."""
-    if isinstance(broker, RedisStreamBroker):
+    if isinstance(broker, CrateStreamBroker):
         member = json.dumps({"task_id": task_id, "kind": kind, "params": params})
         async with Redis(connection_pool=broker.connection_pool) as client:
             await client.zadd(DEFERRED_KEY, {member: when.timestamp()})
@@ -232,7 +274,7 @@ _background: set[asyncio.Task[None]] = set()
 
 async def release_due(broker: AsyncBroker) -> int:
     """Kick every deferred job whose time has come; return how many (Redis brokers)."""
-    if not isinstance(broker, RedisStreamBroker):
+    if not isinstance(broker, CrateStreamBroker):
         return 0
     released = 0
     async with Redis(connection_pool=broker.connection_pool) as client:
@@ -248,13 +290,42 @@ async def release_due(broker: AsyncBroker) -> int:
     return released
 
 
-async def release_deferred_forever(broker: AsyncBroker, every: float = 2.0) -> None:
-    """A worker's background loop releasing deferred jobs when they are due."""
+# Jobs this worker process runs now (task id -> lease owner), and whether it is stopping.
+RUNNING: dict[str, str] = {}
+STOPPING = threading.Event()
+
+
+def watch_for_shutdown() -> None:
+    """Note SIGTERM/SIGINT (then let Taskiq's own handler run), so jobs stop between pages."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+
+        def handler(number: int, frame: Any, previous: Any = previous) -> None:
+            STOPPING.set()
+            if callable(previous):
+                previous(number, frame)
+
+        signal.signal(signum, handler)
+
+
+async def housekeeping(broker: AsyncBroker, settings: Settings) -> None:
+    """A worker's background loop: heartbeats, lease renewal, reclaim nudges, deferred jobs."""
+    if not isinstance(broker, CrateStreamBroker):
+        return
+    every = max(0.5, settings.job_idle_timeout / 4)
+    ttl = int(settings.job_idle_timeout * 1000)
     while True:
         try:
+            await broker.refresh_own_pending()
+            for task_id, owner in list(RUNNING.items()):
+                if not await broker.renew_lease(task_id, owner, ttl):
+                    logger.warning("lost the lease of job %s", task_id)
+            if await broker.has_orphans():
+                # taskiq-redis reclaims only after a new message arrives: send one.
+                await AsyncKicker(task_name=TICK_TASK, broker=broker, labels={}).kiq()
             await release_due(broker)
         except (RedisError, OSError) as exc:
-            logger.warning("could not check deferred jobs: %s", exc)
+            logger.warning("worker housekeeping skipped a beat: %s", exc)
         await asyncio.sleep(every)
 
 

@@ -7,9 +7,15 @@ from taskiq import AsyncBroker
 from tasks.collection import COLLECT_KIND, collect_bp_tracks_task
 from tasks.enrichment import ENRICH_KIND, enrich_spotify_data_task
 from tasks.jobs import register_job
+from tasks.stream import TICK_TASK
+
+
+async def tick() -> None:
+    """Does nothing: its arrival makes a worker reclaim orphaned jobs (see tasks.stream)."""
 
 
 def register_all(broker: AsyncBroker) -> None:
     """Register Crate's jobs on `broker`."""
     register_job(broker, COLLECT_KIND, collect_bp_tracks_task)
     register_job(broker, ENRICH_KIND, enrich_spotify_data_task)
+    broker.register_task(tick, task_name=TICK_TASK)

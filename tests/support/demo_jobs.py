@@ -7,6 +7,7 @@ import os
 from dataclasses import replace
 from datetime import timedelta
 
+import redis.asyncio
 from taskiq import AsyncBroker
 
 from services import jobs
@@ -19,6 +20,11 @@ async def demo_job(job: JobContext) -> jobs.Snapshot:
     """Count to `steps`, one `delay` apart, resuming from its checkpoint; fail when told to."""
     params = job.params
     steps = int(params.get("steps", 3))
+    if params.get("count_runs") and job.settings.redis_url:
+        # Counted in Redis, so tests can see a job never runs twice across workers.
+        client = redis.asyncio.Redis.from_url(job.settings.redis_url)
+        async with client:
+            await client.incr(f"demo:runs:{job.task_id}")
     delay = float(params.get("delay", 0.05))
     start = int((job.checkpoint or {}).get("step", 0))
     snapshot = jobs.Snapshot(state="running", phase="counting", done=start, total=steps)

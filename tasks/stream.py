@@ -1,0 +1,138 @@
+"""The Redis stream broker, hardened for long jobs and many workers.
+
+taskiq-redis delivers each job to one consumer of a group and keeps it pending until
+acknowledged; a job pending longer than `idle_timeout` is reclaimed by another worker.
+Three things are added here:
+
+* heartbeats: a worker keeps resetting the idle time of the messages it is working
+  on, so `idle_timeout` can be short (a dead worker's job moves on within a minute)
+  without a live but slow job being handed out twice;
+* a lease per job in Redis, so even a duplicate delivery never runs a job twice at
+  once;
+* a nudge: taskiq-redis only reclaims after a *new* message arrives, so a worker that
+  sees an orphaned message sends a no-op tick to trigger the reclaim;
+* a listen loop that survives Redis restarts (it re-creates its consumer group).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from taskiq import AckableMessage
+from taskiq_redis import RedisStreamBroker
+
+logger = logging.getLogger("crate.worker")
+
+TICK_TASK = "crate_tick"
+LEASE_PREFIX = "crate:lease:"
+
+# Compare-and-act scripts: only the owner of a lease renews or releases it.
+_RENEW = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+class CrateStreamBroker(RedisStreamBroker):
+    """RedisStreamBroker with heartbeats, leases, reclaim nudges and restart survival."""
+
+    async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+        """Yield messages; after a Redis outage or restart, wait and carry on."""
+        while True:
+            try:
+                async for message in super().listen():
+                    yield message
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                # Redis lost the stream or group (restarted without persistence).
+                logger.warning("job queue group missing; creating it again")
+                await self._recreate_group()
+            except (RedisConnectionError, OSError) as exc:
+                logger.warning("job queue not reachable (%s); retrying in 1 s", exc)
+                await asyncio.sleep(1)
+
+    async def _recreate_group(self) -> None:
+        # From the start of the stream, not "$": after a restart the web process may have
+        # queued jobs before any worker noticed the group was gone, and those must run.
+        try:
+            async with self.client() as redis:
+                await redis.xgroup_create(
+                    self.queue_name, self.consumer_group_name, id="0", mkstream=True
+                )
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                logger.warning("could not create the job queue group: %s", exc)
+        except (RedisError, OSError) as exc:
+            logger.warning("could not create the job queue group: %s", exc)
+            await asyncio.sleep(1)
+
+    def client(self) -> Redis:
+        """A Redis client on the broker's pool (use as an async context manager)."""
+        return Redis(connection_pool=self.connection_pool)
+
+    async def refresh_own_pending(self) -> int:
+        """Reset the idle time of every message this worker holds; return how many."""
+        async with self.client() as redis:
+            pending: list[dict[str, Any]] = await redis.xpending_range(
+                self.queue_name,
+                self.consumer_group_name,
+                min="-",
+                max="+",
+                count=100,
+                consumername=self.consumer_name,
+            )
+            ids = [entry["message_id"] for entry in pending]
+            if ids:
+                await redis.xclaim(
+                    self.queue_name,
+                    self.consumer_group_name,
+                    self.consumer_name,
+                    min_idle_time=0,
+                    message_ids=ids,
+                    justid=True,
+                )
+        return len(ids)
+
+    async def has_orphans(self) -> bool:
+        """True when some message has been pending longer than the idle timeout."""
+        async with self.client() as redis:
+            stale = await redis.xpending_range(
+                self.queue_name,
+                self.consumer_group_name,
+                min="-",
+                max="+",
+                count=1,
+                idle=self.idle_timeout,
+            )
+        return bool(stale)
+
+    async def acquire_lease(self, task_id: str, owner: str, ttl_ms: int) -> bool:
+        """Take the job's lease unless another live worker holds it."""
+        async with self.client() as redis:
+            return bool(await redis.set(LEASE_PREFIX + task_id, owner, nx=True, px=ttl_ms))
+
+    async def renew_lease(self, task_id: str, owner: str, ttl_ms: int) -> bool:
+        """Extend our lease; False when it was lost."""
+        async with self.client() as redis:
+            result = await redis.eval(_RENEW, 1, LEASE_PREFIX + task_id, owner, ttl_ms)
+        return bool(result)
+
+    async def release_lease(self, task_id: str, owner: str) -> None:
+        """Give the lease back (only if it is still ours)."""
+        async with self.client() as redis:
+            await redis.eval(_RELEASE, 1, LEASE_PREFIX + task_id, owner)
