@@ -1,10 +1,92 @@
-"""The read side: what the library holds, shaped for the pages that show it."""
+"""The read side: what the library holds, shaped for the pages that show it.
+
+Browsing writes its own SQL because the pages must stay fast with 100,000 tracks on both
+engines: words are looked up in a trigram index (pg_trgm on PostgreSQL, FTS5 on SQLite),
+every sort walks an index that also holds the filter columns, counts stop at a cap, and a
+page costs two queries (the count with the form's choices, and the rows), plus on SQLite
+one that sizes a search or an artist's credits to choose between two plans.
+NULL sorts as the smallest value on both engines, as SQLite does natively.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import csv
+import io
+import json
+import math
+import re
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from typing import Any, Final, NamedTuple
+from urllib.parse import urlencode
 
+from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.querystring import QueryString
+
+from services import db
 from services.tables import Genre, Track
+
+PER_PAGE: Final = 50
+# Counting every match costs a scan of every match; past this many, pages say "10,000+".
+COUNT_CAP: Final = 10_000
+# A word search is checked against each matching row (trigrams only narrow it down), so its
+# count stops sooner.
+SEARCH_COUNT_CAP: Final = 1_000
+MAX_PAGE: Final = 1_000_000
+MAX_QUERY_CHARS: Final = 200
+MAX_QUERY_WORDS: Final = 8
+EXPORT_CHUNK: Final = 2000
+BEATPORT_WEB: Final = "https://www.beatport.com"
+_MAX_ID: Final = 2**31 - 1
+
+SORTS: Final = {
+    "newest": "Newest first",
+    "bpm": "BPM, slow to fast",
+    "key": "Key (Camelot)",
+    "title": "Title A–Z",
+    "artist": "Artist A–Z",
+    "label": "Label A–Z",
+}
+POSITION_SORT: Final = "position"
+SPOTIFY_STATES: Final = {
+    "matched": "On Spotify",
+    "unmatched": "Not on Spotify (yet)",
+    "not_found": "Searched, not found",
+    "unsearched": "Never searched",
+}
+# The Camelot wheel with Beatport's key names.
+CAMELOT: Final = [
+    ("1A", "Ab Minor"), ("1B", "B Major"), ("2A", "Eb Minor"), ("2B", "Gb Major"),
+    ("3A", "Bb Minor"), ("3B", "Db Major"), ("4A", "F Minor"), ("4B", "Ab Major"),
+    ("5A", "C Minor"), ("5B", "Eb Major"), ("6A", "G Minor"), ("6B", "Bb Major"),
+    ("7A", "D Minor"), ("7B", "F Major"), ("8A", "A Minor"), ("8B", "C Major"),
+    ("9A", "E Minor"), ("9B", "G Major"), ("10A", "B Minor"), ("10B", "D Major"),
+    ("11A", "Gb Minor"), ("11B", "A Major"), ("12A", "Db Minor"), ("12B", "E Major"),
+]  # fmt: skip
+FILTER_FIELDS: Final = (
+    "q",
+    "genre",
+    "bpm_min",
+    "bpm_max",
+    "key",
+    "compatible",
+    "label",
+    "artist",
+    "release",
+    "released_from",
+    "released_to",
+    "spotify",
+    "job",
+    "sort",
+    "page",
+)
+_CAMELOT_RE: Final = re.compile(r"0?(1[0-2]|[1-9])([AB])")
+_TRUE: Final = frozenset({"1", "on", "true", "yes"})
+_FALSE: Final = frozenset({"", "0", "off", "false", "no"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +99,8 @@ class LibraryTotals:
     releases: int
     spotify_matched: int
     spotify_not_found: int
+    # When a track last changed: with the count, it says whether pictures are out of date.
+    changed_at: datetime | None = None
 
     @property
     def spotify_unsearched(self) -> int:
@@ -26,20 +110,1218 @@ class LibraryTotals:
 
 async def library_totals() -> LibraryTotals:
     """Count tracks, artists, labels, releases and Spotify matches in one query."""
+    # SQLite would read "not found" through spotify_id's index and then every row;
+    # `+` steers it to the (searched_at, spotify_id) index, which answers alone.
+    unmatched = "+spotify_id" if db.is_sqlite() else "spotify_id"
     rows = await Track.raw(
         "SELECT (SELECT COUNT(*) FROM track) AS tracks,"
         " (SELECT COUNT(*) FROM artist) AS artists,"
         " (SELECT COUNT(*) FROM label) AS labels,"
         " (SELECT COUNT(*) FROM release) AS releases,"
         " (SELECT COUNT(*) FROM track WHERE spotify_id IS NOT NULL) AS spotify_matched,"
-        " (SELECT COUNT(*) FROM track WHERE spotify_id IS NULL"
-        "  AND spotify_searched_at IS NOT NULL) AS spotify_not_found"
+        f" (SELECT COUNT(*) FROM track WHERE {unmatched} IS NULL"
+        "  AND spotify_searched_at IS NOT NULL) AS spotify_not_found,"
+        " (SELECT MAX(updated_at) FROM track) AS changed_at"
     )
-    row = rows[0]
-    return LibraryTotals(**{key: int(value or 0) for key, value in row.items()})
+    row = dict(rows[0])
+    changed_at = row.pop("changed_at")
+    if isinstance(changed_at, str):  # SQLite gives an expression's value back as text
+        changed_at = datetime.fromisoformat(changed_at)
+    return LibraryTotals(
+        **{key: int(value or 0) for key, value in row.items()}, changed_at=changed_at
+    )
 
 
 async def genre_choices() -> list[dict[str, object]]:
     """Genres seen so far, by name, for the collect form's suggestions."""
     rows = await Genre.select(Genre.beatport_id, Genre.name).order_by(Genre.name).limit(500)
     return list(rows)
+
+
+# ---------------------------------------------------------------- filters
+
+
+class InvalidFilter(ValueError):
+    """Filter values that make no sense; `errors` maps each field to a message in words."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(" ".join(errors.values()))
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class TrackFilter:
+    """What the library is narrowed to and how it is ordered; every field optional."""
+
+    q: str = ""
+    genre: int | None = None
+    bpm_min: int | None = None
+    bpm_max: int | None = None
+    key: str | None = None
+    compatible: bool = False
+    label: int | None = None
+    artist: int | None = None
+    release: int | None = None
+    released_from: date | None = None
+    released_to: date | None = None
+    spotify: str | None = None
+    job: str | None = None
+    sort: str = "newest"
+    page: int = 1
+
+    @property
+    def default_sort(self) -> str:
+        """Chart order for one job's tracks, newest first otherwise."""
+        return POSITION_SORT if self.job else "newest"
+
+    @property
+    def keys(self) -> list[str]:
+        """The Camelot keys asked for: the key, plus its neighbours when `compatible`."""
+        if self.key is None:
+            return []
+        return compatible_keys(self.key) if self.compatible else [self.key]
+
+    def params(self, *, without: Collection[str] = (), **changes: Any) -> list[tuple[str, str]]:
+        """The non-default values as query parameters, in a stable order."""
+        current = replace(self, **changes) if changes else self
+        out: list[tuple[str, str]] = []
+        for name in FILTER_FIELDS:
+            value = getattr(current, name)
+            if name in without or value in (None, "", False):
+                continue
+            if (name == "sort" and value == current.default_sort) or (
+                name == "page" and value == 1
+            ):
+                continue
+            if name == "compatible":
+                value = 1
+            out.append((name, value.isoformat() if isinstance(value, date) else str(value)))
+        return out
+
+    def query(self, *, without: Collection[str] = (), **changes: Any) -> str:
+        """`params` as a URL query string (no leading "?")."""
+        return urlencode(self.params(without=without, **changes))
+
+    @property
+    def narrowed(self) -> bool:
+        """True when anything but the order and the page is set."""
+        return bool(self.params(without=("sort", "page")))
+
+
+def compatible_keys(key: str) -> list[str]:
+    """A Camelot key and its harmonic neighbours: other letter, one up, one down (12 ↔ 1)."""
+    number, letter = int(key[:-1]), key[-1]
+    other = "B" if letter == "A" else "A"
+    down = 12 if number == 1 else number - 1
+    up = 1 if number == 12 else number + 1
+    return [key, f"{number}{other}", f"{down}{letter}", f"{up}{letter}"]
+
+
+def _whole(
+    errors: dict[str, str], name: str, text: str, message: str, low: int = 1, high: int = _MAX_ID
+) -> int | None:
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        errors[name] = message
+        return None
+    return value
+
+
+def _day(errors: dict[str, str], name: str, text: str, words: str) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        errors[name] = f"{words} must be a date like 2026-01-31."
+        return None
+
+
+def parse_filter(
+    params: Mapping[str, str], *, fixed: Mapping[str, int] | None = None
+) -> TrackFilter:
+    """Read a filter from query parameters; raise InvalidFilter saying what is wrong.
+
+    `fixed` holds what the page's path decides (an artist's page: `{"artist": 7}`); it
+    wins over the query.
+    """
+    raw = {name: str(params.get(name) or "").strip() for name in FILTER_FIELDS}
+    errors: dict[str, str] = {}
+    q = " ".join(raw["q"].split())
+    if len(q) > MAX_QUERY_CHARS:
+        errors["q"] = f"Search at most {MAX_QUERY_CHARS} characters."
+    ids = {
+        name: _whole(errors, name, raw[name], f"The {name} must be an id: a whole number.")
+        for name in ("genre", "label", "artist", "release")
+    }
+    for name, number in (fixed or {}).items():
+        ids[name] = number
+        errors.pop(name, None)
+    bpm_message = "BPM {} must be a whole number from 1 to 999."
+    bpm_min = _whole(errors, "bpm_min", raw["bpm_min"], bpm_message.format("from"), high=999)
+    bpm_max = _whole(errors, "bpm_max", raw["bpm_max"], bpm_message.format("to"), high=999)
+    if bpm_min is not None and bpm_max is not None and bpm_min > bpm_max:
+        errors["bpm_max"] = f"BPM to ({bpm_max}) is below BPM from ({bpm_min})."
+    key: str | None = None
+    if raw["key"]:
+        match = _CAMELOT_RE.fullmatch(raw["key"].upper())
+        if match is None:
+            errors["key"] = "The key must be a Camelot key like 8A: 1 to 12, then A or B."
+        else:
+            key = f"{int(match.group(1))}{match.group(2)}"
+    compatible = raw["compatible"].lower() in _TRUE
+    if raw["compatible"].lower() not in _TRUE | _FALSE:
+        errors["compatible"] = "Compatible keys is either on (1) or off (0)."
+    released_from = _day(errors, "released_from", raw["released_from"], "Released from")
+    released_to = _day(errors, "released_to", raw["released_to"], "Released to")
+    if released_from and released_to and released_from > released_to:
+        errors["released_to"] = f"Released to ({released_to}) is before released from."
+    spotify = raw["spotify"] or None
+    if spotify is not None and spotify not in SPOTIFY_STATES:
+        errors["spotify"] = "Spotify must be one of: " + ", ".join(SPOTIFY_STATES) + "."
+    job = raw["job"] or None
+    if job is not None and len(job) > 64:
+        errors["job"] = "That is not a job id."
+    sort = raw["sort"] or (POSITION_SORT if job else "newest")
+    if sort not in SORTS and not (sort == POSITION_SORT and job):
+        choices = ", ".join(SORTS) + (f", {POSITION_SORT}" if job else "")
+        errors["sort"] = f"Sort by one of: {choices}."
+    page = _whole(
+        errors, "page", raw["page"], f"The page must be a whole number from 1 to {MAX_PAGE:,}.",
+        high=MAX_PAGE,
+    )  # fmt: skip
+    if errors:
+        raise InvalidFilter(errors)
+    return TrackFilter(
+        q=q,
+        genre=ids["genre"],
+        bpm_min=bpm_min,
+        bpm_max=bpm_max,
+        key=key,
+        compatible=compatible and key is not None,
+        label=ids["label"],
+        artist=ids["artist"],
+        release=ids["release"],
+        released_from=released_from,
+        released_to=released_to,
+        spotify=spotify,
+        job=job,
+        sort=sort,
+        page=page or 1,
+    )
+
+
+# ---------------------------------------------------------------- SQL pieces
+
+
+def _sql(text: str, *args: Any) -> QueryString:
+    return QueryString(text, *args)
+
+
+def _number(value: int) -> str:
+    """A whole number written into the SQL itself (see `_conditions`)."""
+    return str(int(value))
+
+
+def _day_literal(value: date, *, sqlite: bool) -> str:
+    """A date written into the SQL itself; SQLite keeps dates as ISO text."""
+    text = date.fromisoformat(value.isoformat()).isoformat()  # digits and dashes only
+    return f"'{text}'" if sqlite else f"DATE '{text}'"
+
+
+def _joined(separator: str, parts: list[QueryString]) -> QueryString:
+    return QueryString(separator.join("{}" for _ in parts), *parts)
+
+
+def _like(word: str) -> str:
+    """A LIKE pattern matching `word` anywhere, with LIKE's own wildcards escaped."""
+    escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+# Columns the broad filters read; every browse index carries them (see the migration).
+_BROAD: Final = frozenset(
+    {"bpm", "camelot", "new_release_date", "spotify_id", "spotify_searched_at"}
+)
+# Past this many tracks in a set filter (search matches, an artist's credits, a job's
+# tracks), SQLite finds a page faster by walking the sort's covering index and checking
+# each track against the set than by reading every track of the set.
+_WALK_FROM: Final = 500
+
+
+def _words(track_filter: TrackFilter) -> list[str]:
+    """The searched words, lowercased like `search_text`; a single character would match
+    nearly every track (and cost a scan of them all), so it is left out."""
+    return [word for word in track_filter.q.lower().split()[:MAX_QUERY_WORDS] if len(word) > 1]
+
+
+def _fts_match(track_filter: TrackFilter) -> str | None:
+    """The FTS5 query for the search words FTS5 can look up (three characters or more)."""
+    words = [word for word in _words(track_filter) if len(word) >= 3]
+    return " AND ".join('"' + word.replace('"', '""') + '"' for word in words) or None
+
+
+def _conditions(
+    track_filter: TrackFilter,
+    *,
+    sqlite: bool,
+    plain: Collection[str] = (),
+    walk_sets: bool = False,
+) -> list[QueryString]:
+    """The WHERE terms for a filter, over `track t` (a job's chart order is a join instead).
+
+    On SQLite the columns in `plain` are written `+t.column`, which keeps the planner from
+    using that column's own index: the query then walks the covering index it was steered
+    to (the sort's) and reads the filter off each entry. `walk_sets` does the same for
+    the sets of track ids (search matches, an artist's credits, a job's tracks).
+
+    Numbers, dates and keys (all validated by `parse_filter`) are written into the SQL,
+    not passed as parameters: PostgreSQL switches a statement run five times to a generic
+    plan, made without the values, and for these queries that plan is three times slower.
+    Searched words and job ids stay parameters.
+    """
+    f = track_filter
+    terms: list[QueryString] = []
+
+    def column(name: str) -> str:
+        return f"+t.{name}" if sqlite and name in plain else f"t.{name}"
+
+    def among(subquery: str, *args: Any) -> QueryString:
+        """Tracks whose id a subquery lists."""
+        if not sqlite:
+            # ANY(ARRAY(...)) runs the subquery first; PostgreSQL then reads just those
+            # tracks, where an IN often made it walk the whole sort index probing each.
+            return _sql(f"t.id = ANY(ARRAY({subquery}))", *args)
+        return _sql(f"{'+t.id' if walk_sets else 't.id'} IN ({subquery})", *args)
+
+    words = _words(f)
+    if sqlite:
+        match = _fts_match(f)
+        if match is not None:
+            terms.append(among("SELECT rowid FROM track_fts WHERE track_fts MATCH {}", match))
+        # FTS5's trigram index needs three characters; shorter words are matched with LIKE.
+        words = [word for word in words if len(word) < 3]
+    terms += [_sql("t.search_text LIKE {} ESCAPE '\\'", _like(word)) for word in words]
+    if f.genre is not None:
+        terms.append(_sql(f"t.genre = {_number(f.genre)}"))
+    if f.bpm_min is not None:
+        terms.append(_sql(f"{column('bpm')} >= {_number(f.bpm_min)}"))
+    if f.bpm_max is not None:
+        terms.append(_sql(f"{column('bpm')} <= {_number(f.bpm_max)}"))
+    if f.keys:
+        keys = ", ".join(f"'{key}'" for key in f.keys if _CAMELOT_RE.fullmatch(key))
+        terms.append(_sql(f"{column('camelot')} IN ({keys})"))
+    if f.label is not None:
+        terms.append(_sql(f"t.label = {_number(f.label)}"))
+    if f.release is not None:
+        terms.append(_sql(f"t.release = {_number(f.release)}"))
+    if f.artist is not None:
+        terms.append(
+            among(f"SELECT ta.track FROM track_artist ta WHERE ta.artist = {_number(f.artist)}")
+        )
+    if f.released_from is not None:
+        day = _day_literal(f.released_from, sqlite=sqlite)
+        terms.append(_sql(f"{column('new_release_date')} >= {day}"))
+    if f.released_to is not None:
+        day = _day_literal(f.released_to, sqlite=sqlite)
+        terms.append(_sql(f"{column('new_release_date')} <= {day}"))
+    found, searched = column("spotify_id"), column("spotify_searched_at")
+    if f.spotify == "matched":
+        terms.append(_sql(f"{found} IS NOT NULL"))
+    elif f.spotify == "unmatched":
+        terms.append(_sql(f"{found} IS NULL"))
+    elif f.spotify == "not_found":
+        terms.append(_sql(f"{found} IS NULL AND {searched} IS NOT NULL"))
+    elif f.spotify == "unsearched":
+        terms.append(_sql(f"{searched} IS NULL"))
+    if f.job is not None and f.sort != POSITION_SORT:
+        terms.append(
+            among(
+                "SELECT jt.track FROM job_track jt JOIN job j ON j.id = jt.job"
+                " WHERE j.task_id = {}",
+                f.job,
+            )
+        )
+    return terms
+
+
+def _where(terms: list[QueryString]) -> QueryString:
+    return _sql(" WHERE {}", _joined(" AND ", terms)) if terms else _sql("")
+
+
+@dataclass(frozen=True, slots=True)
+class _Order:
+    """How one sort orders tracks: key expressions, then the id, all in one direction."""
+
+    keys: tuple[str, ...]
+    descending: bool = False
+    # The column that is NULL for tracks without a sort value; they sort as the smallest.
+    nullable: str | None = None
+    # False when the keys themselves are never NULL (the label sort reads them off label).
+    null_keys: bool = True
+    # A filter column that leads the sort's index, so a range on it narrows the walk.
+    leading: str | None = None
+
+
+_ORDERS: Final = {
+    "newest": _Order(("t.new_release_date",), True, "t.new_release_date", True, "new_release_date"),
+    "bpm": _Order(("t.bpm",), False, "t.bpm", True, "bpm"),
+    "key": _Order(("length(t.camelot)", "t.camelot"), False, "t.camelot"),
+    "title": _Order(("lower(t.title)",)),
+    "artist": _Order(("lower(t.artists_text)",)),
+    "label": _Order(("lower(l.name)", "l.id"), False, "t.label", null_keys=False),
+    POSITION_SORT: _Order(("jt.position",), False, "jt.position"),
+}
+
+
+def _order_by(order: _Order, keys: Collection[str], id_column: str, *, sqlite: bool) -> str:
+    """ORDER BY terms: PostgreSQL is told where NULLs go, matching the indexes and SQLite."""
+    direction = " DESC" if order.descending else " ASC"
+    nulls = ""
+    if not sqlite and order.nullable is not None and order.null_keys:
+        nulls = " NULLS LAST" if order.descending else " NULLS FIRST"
+    return ", ".join([*(key + direction + nulls for key in keys), id_column + direction])
+
+
+def _sort_columns(order: _Order) -> list[str]:
+    return [f"s{number}" for number in range(len(order.keys))]
+
+
+def _ordered_ids(
+    track_filter: TrackFilter,
+    *,
+    sqlite: bool,
+    limit: int,
+    offset: int = 0,
+    after: tuple[Any, ...] | None = None,
+    phase: str | None = None,
+    walk_sets: bool = False,
+) -> QueryString:
+    """The ids (and sort keys s0, s1…) of one page of matching tracks, in order.
+
+    Pages use `offset`. The export walks with `after` (the last row's keys and id) within
+    a `phase`: "null" is the tracks without a sort value, "value" the rest.
+    """
+    order = _ORDERS[track_filter.sort]
+    terms = _conditions(
+        track_filter,
+        sqlite=sqlite,
+        plain=_BROAD - {order.leading or ""},
+        walk_sets=walk_sets,
+    )
+    columns = _sort_columns(order)
+    compare = "<" if order.descending else ">"
+    page = _sql(f" LIMIT {_number(limit)} OFFSET {_number(offset)}")
+    if track_filter.sort == "label":
+        return _label_ordered_ids(terms, sqlite=sqlite, page=page, after=after, phase=phase)
+    source = "track t"
+    if track_filter.sort == POSITION_SORT:
+        source = "job_track jt JOIN track t ON t.id = jt.track"
+        terms.insert(0, _job_term(track_filter))
+    if phase == "null" and order.nullable:
+        terms.append(_sql(f"{order.nullable} IS NULL"))
+        if after is not None:
+            terms.append(_sql(f"t.id {compare} {{}}", after[-1]))
+    elif phase == "value":
+        if order.nullable:
+            terms.append(_sql(f"{order.nullable} IS NOT NULL"))
+        if after is not None:
+            marks = ", ".join("{}" for _ in after)
+            terms.append(_sql(f"({', '.join(order.keys)}, t.id) {compare} ({marks})", *after))
+    selected = ", ".join(f"{key} AS {name}" for key, name in zip(order.keys, columns, strict=True))
+    return _sql(
+        f"SELECT t.id AS id, {selected} FROM {source}{{}} ORDER BY "
+        + _order_by(order, order.keys, "t.id", sqlite=sqlite)
+        + "{}",
+        _where(terms),
+        page,
+    )
+
+
+def _job_term(track_filter: TrackFilter) -> QueryString:
+    return _sql("jt.job = (SELECT j.id FROM job j WHERE j.task_id = {})", track_filter.job)
+
+
+def _label_ordered_ids(
+    terms: list[QueryString],
+    *,
+    sqlite: bool,
+    page: QueryString,
+    after: tuple[Any, ...] | None,
+    phase: str | None,
+) -> QueryString:
+    """Label order as two ordered halves merged: tracks without a label, then label by label.
+
+    The second half walks the label-name index into each label's tracks, so no query ever
+    sorts the whole library by a column of another table.
+    """
+    no_label = [_sql("t.label IS NULL"), *terms]
+    labelled = list(terms)
+    if after is not None and phase == "null":
+        no_label.append(_sql("t.id > {}", after[-1]))
+    elif after is not None:
+        labelled.append(_sql("(lower(l.name), l.id, t.id) > ({}, {}, {})", *after))
+    halves = []
+    # PostgreSQL merges two halves in order when each is ordered in parentheses; SQLite
+    # merges them by itself and does not accept the parentheses.
+    merge = not sqlite and phase is None
+    if phase in (None, "null"):
+        half = "SELECT t.id AS id, '' AS s0, 0 AS s1 FROM track t{}"
+        halves.append(_sql(f"({half} ORDER BY t.id)" if merge else half, _where(no_label)))
+    if phase in (None, "value"):
+        half = (
+            "SELECT t.id AS id, lower(l.name) AS s0, l.id AS s1"
+            " FROM label l JOIN track t ON t.label = l.id{}"
+        )
+        ordered = f"({half} ORDER BY lower(l.name), l.id, t.id)"
+        halves.append(_sql(ordered if merge else half, _where(labelled)))
+    return _sql("{} ORDER BY s0, s1, id{}", _joined(" UNION ALL ", halves), page)
+
+
+def _outer_order(track_filter: TrackFilter, *, sqlite: bool) -> str:
+    order = _ORDERS[track_filter.sort]
+    names = [f"p.{name}" for name in _sort_columns(order)]
+    return _order_by(order, names, "p.id", sqlite=sqlite)
+
+
+# ---------------------------------------------------------------- the tracks list
+
+
+class Ref(NamedTuple):
+    """Something a track links to: an artist, label, release or genre."""
+
+    id: int
+    name: str
+
+
+@dataclass(slots=True)
+class TrackRow:
+    """One line of the tracks list."""
+
+    id: int
+    title: str
+    mix_name: str
+    bpm: int | None
+    key_name: str | None
+    camelot: str | None
+    length_ms: int | None
+    released: date | None
+    genre: Ref | None
+    label: Ref | None
+    release: Ref | None
+    spotify: str
+    sample_url: str | None
+    artwork_url: str | None
+    artists: list[Ref] = field(default_factory=list)
+    remixers: list[Ref] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """The artist, label, release or job a list is about."""
+
+    kind: str
+    id: int
+    name: str
+    image_url: str | None = None
+    parent: Ref | None = None  # a release's label
+    params: dict[str, Any] = field(default_factory=dict)  # a job's parameters
+    beatport_url: str | None = None
+
+
+@dataclass(slots=True)
+class TrackPage:
+    """One page of the library under a filter, or the reasons the filter was refused."""
+
+    filter: TrackFilter | None
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+    rows: list[TrackRow] = field(default_factory=list)
+    total: int = 0
+    per_page: int = PER_PAGE
+    has_next: bool = False
+    genres: list[Ref] = field(default_factory=list)
+    entities: dict[str, Entity] = field(default_factory=dict)
+    cap: int = COUNT_CAP
+
+    @property
+    def capped(self) -> bool:
+        """True when there are more matches than were counted."""
+        return self.total > self.cap
+
+    @property
+    def page(self) -> int:
+        """The page number shown."""
+        return self.filter.page if self.filter else 1
+
+    @property
+    def pages(self) -> int | None:
+        """How many pages there are, when every match was counted."""
+        return None if self.capped else max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def first(self) -> int:
+        """The number of the first track on this page (from 1)."""
+        return (self.page - 1) * self.per_page + 1
+
+
+def count_cap(track_filter: TrackFilter) -> int:
+    """How far a page counts the filter's matches."""
+    return SEARCH_COUNT_CAP if track_filter.q else COUNT_CAP
+
+
+def _spotify_state(spotify_id: object, searched_at: object) -> str:
+    if spotify_id:
+        return "matched"
+    return "not_found" if searched_at else "unsearched"
+
+
+def _ref(row: Mapping[str, Any], prefix: str) -> Ref | None:
+    ref_id = row.get(f"{prefix}_id")
+    return Ref(int(ref_id), str(row.get(f"{prefix}_name") or "")) if ref_id is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How SQLite should use the filter's sets of track ids (see `_WALK_FROM`)."""
+
+    total: int | None = None  # the count, when the search is the whole filter
+    walk_rows: bool = False
+    walk_count: bool = False
+
+
+async def _plan(track_filter: TrackFilter) -> _Plan:
+    """Size the filter's sets of track ids (cheap: their indexes alone) to pick the plan.
+
+    When one set is the whole filter, its size is the page's count, and no count query runs.
+    """
+    f = track_filter
+    sizes: dict[str, QueryString] = {}
+    match = _fts_match(f)
+    cap = _number(COUNT_CAP + 1)
+    if match is not None:
+        sizes["q"] = _sql(
+            "(SELECT COUNT(*) FROM (SELECT rowid FROM track_fts WHERE track_fts MATCH {}"
+            f" LIMIT {cap}) capped)",
+            match,
+        )
+    if f.artist is not None:
+        # DISTINCT: an artist can be credited twice on one track (as artist and remixer).
+        sizes["artist"] = _sql(
+            "(SELECT COUNT(*) FROM (SELECT DISTINCT track FROM track_artist"
+            f" WHERE artist = {_number(f.artist)} LIMIT {cap}) capped)"
+        )
+    if f.job is not None and f.sort != POSITION_SORT:
+        sizes["job"] = _sql(
+            "(SELECT COUNT(*) FROM (SELECT jt.track FROM job_track jt JOIN job j"
+            f" ON j.id = jt.job WHERE j.task_id = {{}} LIMIT {cap}) capped)",
+            f.job,
+        )
+    if not sizes:
+        return _Plan()
+    # SQLite's MIN with several arguments is the smallest of them.
+    smallest_sql = _sql("MIN({})", _joined(", ", list(sizes.values())))
+    if len(sizes) == 1:
+        smallest_sql = next(iter(sizes.values()))
+    rows = await Track.raw("SELECT {} AS smallest", smallest_sql)
+    smallest = int(rows[0]["smallest"])
+    narrowing = [name for name, _ in f.params(without=("sort", "page"))]
+    # Words under three letters are matched outside FTS5, so then FTS5's count is not it.
+    words_only = all(len(word) >= 3 for word in _words(f))
+    alone = len(sizes) == 1 and narrowing == list(sizes) and (not f.q or words_only)
+    return _Plan(
+        total=min(smallest, count_cap(f) + 1) if alone else None,
+        walk_rows=smallest > _WALK_FROM,
+        # Reading a track's row costs about as much as walking ten index entries.
+        walk_count=smallest > 8 * _WALK_FROM,
+    )
+
+
+async def browse_tracks(
+    params: Mapping[str, str],
+    *,
+    fixed: Mapping[str, int] | None = None,
+    choices: bool = True,
+    per_page: int = PER_PAGE,
+) -> TrackPage | None:
+    """One page of tracks under the filter in `params`, with its (capped) count.
+
+    `fixed` is what the path decides (`{"label": 5}` on a label's page); None is returned
+    when that artist, label or release does not exist. Invalid values come back as
+    `errors`, with no rows. `choices` adds the genres the filter form offers. At most
+    three queries, the count and the rows running side by side.
+    """
+    values = {name: str(params.get(name) or "") for name in FILTER_FIELDS}
+    sqlite = db.is_sqlite()
+    try:
+        track_filter = parse_filter(params, fixed=fixed)
+    except InvalidFilter as exc:
+        _, genres, entities = await _summary(None, fixed or {}, choices=choices, sqlite=sqlite)
+        if any(name not in entities for name in fixed or {}):
+            return None
+        return TrackPage(None, values, exc.errors, genres=genres, entities=entities)
+    named = {
+        name: value
+        for name in ("label", "artist", "release")
+        if (value := getattr(track_filter, name)) is not None
+    }
+    async with _one_connection():
+        plan = await _plan(track_filter) if sqlite else _Plan()
+        summary, rows = await _together(
+            _summary(track_filter, named, choices=choices, sqlite=sqlite, plan=plan),
+            _rows(
+                track_filter,
+                sqlite=sqlite,
+                limit=per_page + 1,
+                offset=(track_filter.page - 1) * per_page,
+                walk_sets=plan.walk_rows,
+            ),
+        )
+    total, genres, entities = summary
+    if any(name not in entities for name in fixed or {}):
+        return None
+    page = TrackPage(
+        track_filter,
+        values,
+        rows=rows[:per_page],
+        total=total,
+        per_page=per_page,
+        has_next=len(rows) > per_page,
+        genres=genres,
+        entities=entities,
+        cap=count_cap(track_filter),
+    )
+    asked = [*named, *(["job"] if track_filter.job is not None else [])]
+    page.errors = {
+        name: f"There is no {name} {getattr(track_filter, name)} in the library."
+        for name in asked
+        if name not in entities
+    }
+    if page.errors:
+        page.filter, page.rows, page.total = None, [], 0
+    return page
+
+
+_SUMMARY_COLUMNS: Final = (
+    "kind",
+    "id",
+    "name",
+    "image",
+    "parent_id",
+    "parent_name",
+    "beatport_id",
+    "slug",
+)
+_INTEGERS: Final = frozenset({"id", "parent_id", "beatport_id"})
+
+
+def _summary_part(tail: str, *args: Any, **columns: str) -> QueryString:
+    """One branch of the summary UNION; the columns not given are NULLs of the right type
+    (PostgreSQL matches a UNION's column types branch by branch)."""
+    select = ", ".join(
+        columns.get(name, "CAST(NULL AS INTEGER)" if name in _INTEGERS else "CAST(NULL AS TEXT)")
+        + f" AS {name}"
+        for name in _SUMMARY_COLUMNS
+    )
+    return _sql(f"SELECT {select}{tail}", *args)
+
+
+async def _summary(
+    track_filter: TrackFilter | None,
+    named: Mapping[str, int],
+    *,
+    choices: bool,
+    sqlite: bool,
+    plan: _Plan = _Plan(),
+) -> tuple[int, list[Ref], dict[str, Entity]]:
+    """The capped count, the genre choices and the named things, in one query."""
+    parts: list[QueryString] = []
+    total = plan.total or 0
+    if track_filter is not None and plan.total is None:
+        # On SQLite, spotify_id's own index holds no other column: the state index covers both.
+        terms = _conditions(
+            track_filter, sqlite=sqlite, plain=("spotify_id",), walk_sets=plan.walk_count
+        )
+        source = "track t"
+        if track_filter.sort == POSITION_SORT:
+            source = "job_track jt JOIN track t ON t.id = jt.track"
+            terms.insert(0, _job_term(track_filter))
+        cap = _number(count_cap(track_filter) + 1)
+        count = f"(SELECT COUNT(*) FROM (SELECT 1 AS one FROM {source}{{}} LIMIT {cap}) capped)"
+        parts.append(_summary_part("", _where(terms), kind="'total'", id=count))
+    if track_filter is not None and track_filter.job is not None:
+        parts.append(
+            _summary_part(
+                " FROM job j WHERE j.task_id = {}",
+                track_filter.job,
+                kind="'job'",
+                id="j.id",
+                name="j.task_id",
+                image="CAST(j.params AS TEXT)",
+                parent_name="j.kind",
+            )
+        )
+    if choices:
+        parts.append(_summary_part(" FROM genre g", kind="'genre'", id="g.id", name="g.name"))
+    for name, number in named.items():
+        columns = {
+            "kind": f"'{name}'",
+            "id": "x.id",
+            "name": "x.name",
+            "image": "x.image_url",
+            "beatport_id": "x.beatport_id",
+            "slug": "x.slug",
+        }
+        if name == "release":
+            parts.append(
+                _summary_part(
+                    " FROM release x LEFT JOIN label rl ON rl.id = x.label"
+                    f" WHERE x.id = {_number(number)}",
+                    **columns,
+                    parent_id="rl.id",
+                    parent_name="rl.name",
+                )
+            )
+        else:
+            where = f" FROM {name} x WHERE x.id = {_number(number)}"
+            parts.append(_summary_part(where, **columns))
+    if not parts:
+        return total, [], {}
+    rows = await Track.raw("{}", _joined(" UNION ALL ", parts))
+    genres: list[Ref] = []
+    entities: dict[str, Entity] = {}
+    for row in rows:
+        kind = row["kind"]
+        if kind == "total":
+            total = int(row["id"])
+        elif kind == "genre":
+            genres.append(Ref(int(row["id"]), str(row["name"])))
+        elif kind == "job":
+            params = json.loads(row["image"]) if isinstance(row["image"], str) else {}
+            entities["job"] = Entity(
+                "job",
+                int(row["id"]),
+                str(row["name"]),
+                parent=Ref(0, str(row["parent_name"] or "")),
+                params=params if isinstance(params, dict) else {},
+            )
+        else:
+            entities[kind] = Entity(
+                kind,
+                int(row["id"]),
+                str(row["name"]),
+                row["image"],
+                _ref(row, "parent"),
+                beatport_url=f"{BEATPORT_WEB}/{kind}/{row['slug'] or kind}/{row['beatport_id']}",
+            )
+    genres.sort(key=lambda genre: genre.name.lower())
+    return total, genres, entities
+
+
+# Names come from scalar subqueries, not joins: PostgreSQL then plans a join of four
+# relations instead of seven, which took longer to plan than to run. Integers are read
+# as `x + 0` so that SQLite hands them over as they are (see `_EXPORT_COLUMNS`).
+_ROW_COLUMNS: Final = (
+    "t.id + 0 AS id, t.title, t.mix_name, t.bpm + 0 AS bpm, t.key_name, t.camelot,"
+    " t.length_ms + 0 AS length_ms, t.new_release_date, t.sample_url, t.artwork_url,"
+    " t.spotify_id, t.spotify_searched_at IS NOT NULL AS searched,"
+    " t.genre + 0 AS genre_id, (SELECT g.name FROM genre g WHERE g.id = t.genre) AS genre_name,"
+    " t.label + 0 AS label_id, (SELECT l.name FROM label l WHERE l.id = t.label) AS label_name,"
+    " t.release + 0 AS release_id,"
+    " (SELECT r.name FROM release r WHERE r.id = t.release) AS release_name"
+)
+
+
+async def _rows(
+    track_filter: TrackFilter, *, sqlite: bool, limit: int, offset: int, walk_sets: bool
+) -> list[TrackRow]:
+    """The page's tracks with their genre, label, release and credits, in one query."""
+    ids = _ordered_ids(track_filter, sqlite=sqlite, limit=limit, offset=offset, walk_sets=walk_sets)
+    rows = await Track.raw(
+        f"SELECT {_ROW_COLUMNS}, ta.role AS credit_role, a.id + 0 AS credit_id,"
+        " a.name AS credit_name FROM ({}) p JOIN track t ON t.id = p.id"
+        " LEFT JOIN track_artist ta ON ta.track = t.id LEFT JOIN artist a ON a.id = ta.artist"
+        f" ORDER BY {_outer_order(track_filter, sqlite=sqlite)}, ta.role, ta.position",
+        ids,
+    )
+    tracks: dict[int, TrackRow] = {}
+    for row in rows:
+        track = tracks.get(row["id"])
+        if track is None:
+            track = tracks[row["id"]] = TrackRow(
+                id=int(row["id"]),
+                title=row["title"],
+                mix_name=row["mix_name"] or "",
+                bpm=row["bpm"],
+                key_name=row["key_name"],
+                camelot=row["camelot"],
+                length_ms=row["length_ms"],
+                released=row["new_release_date"],
+                genre=_ref(row, "genre"),
+                label=_ref(row, "label"),
+                release=_ref(row, "release"),
+                spotify=_spotify_state(row["spotify_id"], row["searched"]),
+                sample_url=row["sample_url"],
+                artwork_url=row["artwork_url"],
+            )
+        if row["credit_id"] is not None:
+            credit = Ref(int(row["credit_id"]), str(row["credit_name"]))
+            (track.remixers if row["credit_role"] == "remixer" else track.artists).append(credit)
+    return list(tracks.values())
+
+
+# ---------------------------------------------------------------- one track
+
+
+async def get_track(track_id: int) -> dict[str, Any] | None:
+    """Everything about one track (names of what it links to, credits, jobs), or None."""
+    async with _one_connection():
+        found, credits, sightings = await _together(
+            Track.raw(
+                "SELECT t.*, g.name AS genre_name, sg.name AS sub_genre_name, l.name AS label_name,"
+                " r.name AS release_name FROM track t LEFT JOIN genre g ON g.id = t.genre"
+                " LEFT JOIN sub_genre sg ON sg.id = t.sub_genre LEFT JOIN label l ON l.id = t.label"
+                " LEFT JOIN release r ON r.id = t.release WHERE t.id = {}",
+                track_id,
+            ).run(),
+            Track.raw(
+                "SELECT ta.role, a.id, a.name FROM track_artist ta"
+                " JOIN artist a ON a.id = ta.artist WHERE ta.track = {}"
+                " ORDER BY ta.role, ta.position",
+                track_id,
+            ).run(),
+            Track.raw(
+                "SELECT j.task_id, j.kind, j.state, j.params, j.created_at, jt.position"
+                " FROM job_track jt JOIN job j ON j.id = jt.job WHERE jt.track = {}"
+                " ORDER BY j.created_at DESC, j.id DESC LIMIT 50",
+                track_id,
+            ).run(),
+        )
+    if not found:
+        return None
+    track: dict[str, Any] = dict(found[0])
+    for name in ("beatport_json", "audio_features"):
+        value = track.get(name)
+        if isinstance(value, str):
+            try:
+                track[name] = json.loads(value)
+            except ValueError:
+                track[name] = None
+    track["artists"] = [Ref(row["id"], row["name"]) for row in credits if row["role"] != "remixer"]
+    track["remixers"] = [Ref(row["id"], row["name"]) for row in credits if row["role"] == "remixer"]
+    track["jobs"] = [
+        {**row, "params": json.loads(row["params"]) if isinstance(row["params"], str) else {}}
+        for row in sightings
+    ]
+    track["spotify_state"] = _spotify_state(track["spotify_id"], track["spotify_searched_at"])
+    track["beatport_url"] = beatport_url(track["slug"], track["beatport_id"])
+    return track
+
+
+@contextlib.asynccontextmanager
+async def _one_connection() -> AsyncIterator[None]:
+    """SQLite: the page's queries share one connection (Piccolo otherwise opens a connection,
+    and a thread, per query), in one read transaction. PostgreSQL: the pool as usual."""
+    if db.is_sqlite():
+        async with db.current().transaction():
+            yield
+    else:
+        yield
+
+
+async def _together(*queries: Awaitable[Any]) -> list[Any]:
+    """A page's independent queries: side by side on PostgreSQL's pool, in turn on SQLite."""
+    if db.is_sqlite():
+        return [await query for query in queries]
+    return list(await asyncio.gather(*queries))
+
+
+def beatport_url(slug: str | None, beatport_id: int) -> str:
+    """The track's public page on Beatport."""
+    return f"{BEATPORT_WEB}/track/{slug or 'track'}/{beatport_id}"
+
+
+# ---------------------------------------------------------------- CSV export
+
+CSV_COLUMNS: Final = (
+    "beatport_id",
+    "title",
+    "mix_name",
+    "artists",
+    "remixers",
+    "label",
+    "genre",
+    "bpm",
+    "key",
+    "camelot",
+    "length_ms",
+    "isrc",
+    "release",
+    "release_date",
+    "beatport_url",
+    "spotify_id",
+    "spotify_method",
+    "spotify_confidence",
+    "spotify_searched_at",
+    # More than the documented set, after it.
+    "sub_genre",
+    "catalog_number",
+    "spotify_url",
+    "chart_position",
+)
+# Values come back as the driver reads them: dates as text, and integers as `x + 0`, an
+# expression, which SQLite hands over without running Piccolo's per-value converter
+# (a quarter of the export's time otherwise). Genre, sub-genre and label names come from
+# a dict loaded once per export rather than a join in every chunk.
+_EXPORT_COLUMNS: Final = (
+    "t.beatport_id + 0 AS beatport_id, t.title, t.mix_name, t.artists_text, t.remixers_text,"
+    " t.label + 0 AS label, t.genre + 0 AS genre, t.bpm + 0 AS bpm, t.key_name, t.camelot,"
+    " t.length_ms + 0 AS length_ms, t.isrc, r.name AS release_name,"
+    " CAST(t.new_release_date AS TEXT) AS released,"
+    f" '{BEATPORT_WEB}/track/' || COALESCE(NULLIF(t.slug, ''), 'track') || '/' || t.beatport_id"
+    " AS beatport_url, t.spotify_id,"
+    " CASE WHEN t.spotify_method IN ('isrc', 'text') THEN t.spotify_method END AS method,"
+    " t.spotify_confidence, t.spotify_searched_at, t.sub_genre + 0 AS sub_genre,"
+    " t.catalog_number, t.spotify_url"
+)
+# A spreadsheet runs a cell starting with one of these as a formula; scraped text must not.
+_FORMULA_STARTS: Final = frozenset("=+-@\t\r")
+
+
+def _text(value: str | None) -> str | None:
+    """Scraped text for a CSV cell, defused when a spreadsheet would take it for a formula."""
+    return "'" + value if value and value[0] in _FORMULA_STARTS else value
+
+
+def _csv_row(row: Sequence[Any], names: Mapping[tuple[str, int], str]) -> tuple[object, ...]:
+    """One export row (columns as `_EXPORT_COLUMNS`) as CSV cells; None is an empty cell."""
+    (beatport_id, title, mix_name, artists, remixers, label, genre, bpm, key, camelot,
+     length_ms, isrc, release, released, url, spotify_id, method, confidence, searched,
+     sub_genre, catalog_number, spotify_url, _id, *position) = row  # fmt: skip
+    return (
+        beatport_id,
+        _text(title),
+        _text(mix_name),
+        _text(artists),
+        _text(remixers),
+        _text(names.get(("label", label))),
+        _text(names.get(("genre", genre))),
+        bpm,
+        key,
+        camelot,
+        length_ms,
+        _text(isrc),
+        _text(release),
+        released,
+        url,
+        spotify_id,
+        method,
+        None if confidence is None else f"{confidence:.4g}",
+        searched.isoformat() if isinstance(searched, datetime) else searched,
+        _text(names.get(("sub_genre", sub_genre))),
+        _text(catalog_number),
+        spotify_url,
+        position[0] if position else None,
+    )
+
+
+async def _names() -> dict[tuple[str, int], str]:
+    """Every genre, sub-genre and label name by id (a few thousand at most)."""
+    rows = await Track.raw(
+        "SELECT 'genre' AS kind, id, name FROM genre UNION ALL"
+        " SELECT 'sub_genre', id, name FROM sub_genre UNION ALL SELECT 'label', id, name FROM label"
+    )
+    return {(row["kind"], int(row["id"])): str(row["name"]) for row in rows}
+
+
+Reader = Callable[[QueryString], Awaitable[list[Sequence[Any]]]]
+
+
+@contextlib.asynccontextmanager
+async def _export_reader() -> AsyncIterator[Reader]:
+    """How the export runs its queries, rows as plain tuples.
+
+    SQLite: one connection of its own for the whole export, queries taking turns on it
+    (Piccolo would open a connection per query and build a dict per row: a third of the
+    export's time). PostgreSQL: Piccolo's pool, several chunks at once.
+    """
+    engine = db.current()
+    if not isinstance(engine, SQLiteEngine):
+
+        async def from_pool(query: QueryString) -> list[Sequence[Any]]:
+            return [tuple(row.values()) for row in await Track.raw("{}", query)]
+
+        yield from_pool
+        return
+    connection = await engine.get_connection()
+    connection.row_factory = None
+    turn = asyncio.Lock()
+
+    async def from_connection(query: QueryString) -> list[Sequence[Any]]:
+        sql, args = query.compile_string(engine_type="sqlite")
+        async with turn, connection.execute(sql, args) as cursor:
+            return list(await cursor.fetchall())
+
+    try:
+        yield from_connection
+    finally:
+        await connection.close()
+
+
+async def export_chunks(
+    track_filter: TrackFilter, *, chunk: int = EXPORT_CHUNK, ahead: int = 3
+) -> AsyncIterator[list[Sequence[Any]]]:
+    """Every track under the filter, in the list's order, `chunk` rows at a time.
+
+    Each row holds the `_EXPORT_COLUMNS`, then the track's id (and its chart position
+    when the list is in a job's chart order). A keyset walk: each chunk starts after the
+    last sort key of the one before, found with a cheap index-only query, so no chunk
+    re-reads earlier rows. The chunks' rows (the costly part) are fetched up to `ahead`
+    at a time and handed out in order; memory holds those few chunks, however large the
+    library.
+    """
+    sqlite = db.is_sqlite()
+    order = _ORDERS[track_filter.sort]
+    columns = _sort_columns(order)
+    phases = ["value"] if order.nullable is None else ["null", "value"]
+    if order.descending and order.nullable is not None:
+        phases.reverse()
+    position = ", p.s0 AS position" if track_filter.sort == POSITION_SORT else ""
+    outer = _outer_order(track_filter, sqlite=sqlite)
+    pending: deque[asyncio.Future[list[Sequence[Any]]]] = deque()
+    async with _export_reader() as read:
+
+        async def fetch(phase: str, after: tuple[Any, ...] | None) -> list[Sequence[Any]]:
+            ids = _ordered_ids(track_filter, sqlite=sqlite, limit=chunk, after=after, phase=phase)
+            return await read(
+                _sql(
+                    f"SELECT {_EXPORT_COLUMNS}, p.id + 0 AS id{position}"
+                    " FROM ({}) p JOIN track t ON t.id = p.id"
+                    f" LEFT JOIN release r ON r.id = t.release ORDER BY {outer}",
+                    ids,
+                )
+            )
+
+        async def next_start(phase: str, after: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+            """Where the chunk after the one starting at `after` starts; None if none does."""
+            ids = _ordered_ids(
+                track_filter, sqlite=sqlite, limit=1, offset=chunk - 1, after=after, phase=phase
+            )
+            rows = await read(_sql(f"SELECT id, {', '.join(columns)} FROM ({{}}) k", ids))
+            if not rows:
+                return None
+            found_id, *keys = rows[0]
+            return (*keys, found_id)
+
+        try:
+            for phase in phases:
+                after: tuple[Any, ...] | None = None
+                while True:
+                    pending.append(asyncio.ensure_future(fetch(phase, after)))
+                    after = await next_start(phase, after)
+                    while pending and (len(pending) >= ahead or after is None):
+                        rows = await pending.popleft()
+                        if rows:
+                            yield rows
+                    if after is None:
+                        break
+        finally:
+            # A client that stops reading must not leave queries running on their own.
+            for future in pending:
+                future.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def export_csv(track_filter: TrackFilter) -> AsyncIterator[str]:
+    """The filter's tracks as CSV text: the header row, then one chunk of rows at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    yield buffer.getvalue()
+    names = await _names()
+    async for rows in export_chunks(track_filter):
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows(_csv_row(row, names) for row in rows)
+        yield buffer.getvalue()
+
+
+# ---------------------------------------------------------------- dashboard pictures
+
+
+@dataclass(slots=True)
+class LibraryStats:
+    """What the dashboard draws: counts by BPM, key and Spotify state; top genres and labels."""
+
+    bpm: dict[int, int] = field(default_factory=dict)
+    keys: dict[str, int] = field(default_factory=dict)
+    spotify: dict[str, int] = field(default_factory=dict)
+    genres: list[tuple[Ref, int]] = field(default_factory=list)
+    labels: list[tuple[Ref, int]] = field(default_factory=list)
+
+
+# The last distributions computed, by database and library fingerprint: grouping 100,000
+# tracks four ways costs ~100 ms, and they only change when tracks are added or changed.
+_stats_cache: dict[tuple[str, int, datetime | None, int], LibraryStats] = {}
+
+
+async def library_stats(totals: LibraryTotals, top: int = 10) -> LibraryStats:
+    """Everything the dashboard's pictures need: one grouped query, reused until tracks change.
+
+    The Spotify shares come from `totals`, which the dashboard reads anyway.
+    """
+    engine = db.current()
+    where = str(getattr(engine, "path", None) or getattr(engine, "config", {}).get("dsn"))
+    key = (where, totals.tracks, totals.changed_at, top)
+    stats = _stats_cache.get(key)
+    if stats is None:
+        stats = await _distributions(top)
+        _stats_cache.clear()
+        _stats_cache[key] = stats
+    return replace(
+        stats,
+        spotify={
+            "matched": totals.spotify_matched,
+            "not_found": totals.spotify_not_found,
+            "unsearched": totals.spotify_unsearched,
+        },
+    )
+
+
+async def _distributions(top: int) -> LibraryStats:
+    """Counts by BPM and key, and the busiest genres and labels, in one query."""
+    rows = await Track.raw(
+        "SELECT 'bpm' AS kind, t.bpm AS id, CAST(NULL AS TEXT) AS name, COUNT(*) AS n FROM track t"
+        " WHERE t.bpm IS NOT NULL GROUP BY t.bpm"
+        " UNION ALL SELECT 'key', CAST(NULL AS INTEGER), t.camelot, COUNT(*) FROM track t"
+        " WHERE t.camelot IS NOT NULL GROUP BY t.camelot"
+        " UNION ALL SELECT 'genre', g.id, g.name, c.n FROM (SELECT t.genre AS id, COUNT(*) AS n"
+        " FROM track t WHERE t.genre IS NOT NULL GROUP BY t.genre ORDER BY n DESC, t.genre"
+        " LIMIT {}) c JOIN genre g ON g.id = c.id"
+        " UNION ALL SELECT 'label', l.id, l.name, c.n FROM (SELECT t.label AS id, COUNT(*) AS n"
+        " FROM track t WHERE t.label IS NOT NULL GROUP BY t.label ORDER BY n DESC, t.label"
+        " LIMIT {}) c JOIN label l ON l.id = c.id",
+        top,
+        top,
+    )
+    stats = LibraryStats()
+    for row in rows:
+        count = int(row["n"])
+        match row["kind"]:
+            case "bpm":
+                stats.bpm[int(row["id"])] = count
+            case "key":
+                stats.keys[str(row["name"])] = count
+            case "genre":
+                stats.genres.append((Ref(int(row["id"]), str(row["name"])), count))
+            case "label":
+                stats.labels.append((Ref(int(row["id"]), str(row["name"])), count))
+    stats.genres.sort(key=lambda item: (-item[1], item[0].name))
+    stats.labels.sort(key=lambda item: (-item[1], item[0].name))
+    return stats

@@ -195,19 +195,9 @@ class CollectionService:
                 if more:
                     # Ask for the next page while this one is written, so the waits overlap.
                     pending = asyncio.ensure_future(source.fetch_page(target, page + 1))
-                async with db.bulk_transaction() as bulk:
-                    await store_tracks(
-                        listing.tracks, counts, job_pk=job_pk, ordered=target.ordered, bulk=bulk
-                    )
-                    counts.skipped += listing.skipped
-                    seen += len(listing.tracks) + listing.skipped
-                    if job_pk is not None:
-                        # In the page's own transaction: stored pages and the checkpoint
-                        # always agree, so a redelivered job resumes exactly after them.
-                        mark = {"next_page": page + 1, "counts": counts.as_dict(), "seen": seen}
-                        await bulk.execute(
-                            "UPDATE job SET checkpoint = ? WHERE id = ?", json.dumps(mark), job_pk
-                        )
+                counts, seen = await self._store_page(
+                    listing, counts, seen, page=page, job_pk=job_pk, ordered=target.ordered
+                )
                 last_page = min(listing.total_pages or page, request.max_pages)
                 total = seen if not more else _expected_total(listing, request, seen)
                 snapshot = replace(
@@ -229,6 +219,40 @@ class CollectionService:
         return replace(
             snapshot, state="succeeded", phase="done", total=seen, counts=counts.as_dict()
         )
+
+    async def _store_page(
+        self,
+        listing: TrackList,
+        counts: CollectCounts,
+        seen: int,
+        *,
+        page: int,
+        job_pk: int | None,
+        ordered: bool,
+    ) -> tuple[CollectCounts, int]:
+        """Store one page and its checkpoint in one transaction; retry a lost lock race."""
+        for attempt in range(1, 4):
+            trial = CollectCounts(**counts.as_dict())
+            try:
+                async with db.bulk_transaction() as bulk:
+                    await store_tracks(
+                        listing.tracks, trial, job_pk=job_pk, ordered=ordered, bulk=bulk
+                    )
+                    trial.skipped += listing.skipped
+                    after = seen + len(listing.tracks) + listing.skipped
+                    if job_pk is not None:
+                        # In the page's own transaction: stored pages and the checkpoint
+                        # always agree, so a redelivered job resumes exactly after them.
+                        mark = {"next_page": page + 1, "counts": trial.as_dict(), "seen": after}
+                        await bulk.execute(
+                            "UPDATE job SET checkpoint = ? WHERE id = ?", json.dumps(mark), job_pk
+                        )
+                return trial, after
+            except Exception as exc:
+                if attempt == 3 or not db.is_transient(exc):
+                    raise
+                await asyncio.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
 
     async def _job_pk(self) -> int | None:
         """The job row's primary key, for recording which tracks the job saw."""
@@ -289,7 +313,9 @@ async def _upsert_refs(
         return {}
     columns = REF_TABLES[table]
     rows = []
-    for ref in unique.values():
+    # Always in Beatport id order: concurrent jobs then lock shared rows in the same
+    # order, which rules out deadlocks between them on PostgreSQL.
+    for ref in sorted(unique.values(), key=lambda r: r.beatport_id):
         values: dict[str, Any] = {
             "name": ref.name[:500],
             "slug": ref.slug[:500],
@@ -298,29 +324,41 @@ async def _upsert_refs(
         }
         rows.append((ref.beatport_id, *(values[column] for column in columns)))
     names = ", ".join(columns)
-    changes = ", ".join(f"{column} = excluded.{column}" for column in columns)
-    # Only rewrite a row whose values changed: most refs repeat from page to page.
-    differs = " OR ".join(
-        f"{table}.{column} IS DISTINCT FROM excluded.{column}" for column in columns
+    condition, args = bulk.any_of("beatport_id", [row[0] for row in rows])
+    found = await bulk.fetch(
+        f"SELECT id, beatport_id, {names} FROM {table} WHERE {condition}", *args
     )
-    if db.is_sqlite():
-        differs = " OR ".join(f"{table}.{column} IS NOT excluded.{column}" for column in columns)
+    known = {int(row["beatport_id"]): row for row in found}
+    # Only new rows are inserted and only changed rows updated: rows that are already
+    # right are not even locked, so concurrent jobs sharing artists never wait on each other.
+    missing = [row for row in rows if row[0] not in known]
+    changed = [
+        row
+        for row in rows
+        if row[0] in known and tuple(known[row[0]][c] for c in columns) != row[1:]
+    ]
     await bulk.insert(
         f"INSERT INTO {table} (beatport_id, {names})",
-        rows,
-        f"ON CONFLICT (beatport_id) DO UPDATE SET {changes} WHERE {differs}",
+        missing,
+        "ON CONFLICT (beatport_id) DO NOTHING",
     )
-    condition, args = bulk.any_of("beatport_id", list(unique))
-    found = await bulk.fetch(f"SELECT id, beatport_id FROM {table} WHERE {condition}", *args)
+    await bulk.executemany(
+        f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE beatport_id = ?",
+        [(*row[1:], row[0]) for row in changed],
+    )
+    if missing:
+        condition, args = bulk.any_of("beatport_id", [row[0] for row in missing])
+        found += await bulk.fetch(f"SELECT id, beatport_id FROM {table} WHERE {condition}", *args)
     return {int(row["beatport_id"]): int(row["id"]) for row in found}
 
 
 def _dedupe(tracks: Sequence[BeatportTrack]) -> list[BeatportTrack]:
-    """One entry per Beatport id (the first position wins)."""
+    """One entry per Beatport id (the first position wins), in Beatport id order (see
+    `_upsert_refs` for why the order matters)."""
     unique: dict[int, BeatportTrack] = {}
     for track in tracks:
         unique.setdefault(track.beatport_id, track)
-    return list(unique.values())
+    return sorted(unique.values(), key=lambda t: t.beatport_id)
 
 
 async def store_tracks(

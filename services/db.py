@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,6 +190,30 @@ class Bulk:
         return ", ".join("?" * count)
 
 
+_keepers: dict[str, sqlite3.Connection] = {}
+
+
+def _keep_open(engine: SQLiteEngine) -> None:
+    """Hold one idle connection to the SQLite file for the life of the process.
+
+    Piccolo opens a connection per query. When the last connection to a WAL database
+    closes, SQLite checkpoints and syncs the whole WAL; without a keeper that happened
+    after every page written, and cost more than the writing.
+    """
+    path = str(engine.path)
+    if path in _keepers:
+        return
+    keeper = sqlite3.connect(path, check_same_thread=False)
+    keeper.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+    _keepers[path] = keeper
+
+
+def release_keepers() -> None:
+    """Close the idle SQLite connections (at shutdown)."""
+    while _keepers:
+        _keepers.popitem()[1].close()
+
+
 @dataclass(frozen=True, slots=True)
 class _Connected:
     """A connection and its engine, shaped like a Piccolo transaction for Bulk."""
@@ -205,6 +230,7 @@ async def bulk_transaction() -> AsyncIterator[Bulk]:
         async with write_transaction() as transaction:
             yield Bulk(transaction)
         return
+    _keep_open(engine)
     # SQLite: our own connection, because the safety level can only be set outside a
     # transaction. In WAL mode NORMAL keeps the database intact and loses, on power loss
     # only, the last commits (re-collected on the next run); FULL fsyncs every page.
@@ -230,7 +256,8 @@ async def start_pool() -> None:
 
 
 async def close_pool() -> None:
-    """Close the connection pool (PostgreSQL only)."""
+    """Close the connection pool (PostgreSQL) and any idle SQLite keeper connections."""
+    release_keepers()
     engine = current()
     if isinstance(engine, PostgresEngine):
         await engine.close_connection_pool()
@@ -242,6 +269,14 @@ async def ping() -> None:
         await current().run_ddl("SELECT 1")
     except Exception as exc:  # any driver error means "not reachable"
         raise DatabaseError(f"Database not reachable: {describe_error(exc)}") from exc
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for errors a retry of the same transaction fixes (deadlocks, lock timeouts)."""
+    name = type(exc).__name__
+    if name in ("DeadlockDetectedError", "SerializationError", "LockNotAvailableError"):
+        return True
+    return name == "OperationalError" and "locked" in str(exc)
 
 
 def describe_error(exc: BaseException) -> str:

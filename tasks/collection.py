@@ -5,6 +5,7 @@ from __future__ import annotations
 from services import jobs
 from services.beatport_client import BeatportClient, BeatportError
 from services.collection import CollectionService, CollectRequest
+from services.enrichment import EnrichRequest
 from tasks.jobs import JobContext
 
 COLLECT_KIND = "collect_bp_tracks_task"
@@ -16,6 +17,14 @@ async def collect_bp_tracks_task(job: JobContext) -> jobs.Snapshot:
     service = CollectionService(progress=job.progress, task_id=job.task_id)
     try:
         async with BeatportClient(job.settings) as client:
-            return await service.collect(request, source=client, checkpoint=job.checkpoint)
+            final = await service.collect(request, source=client, checkpoint=job.checkpoint)
     except BeatportError as exc:
         raise jobs.JobFailed(str(exc)) from exc
+    if job.params.get("then_enrich") and job.settings.spotify_configured:
+        # A scheduled collection goes on to match what it collected.
+        from tasks.enrichment import ENRICH_KIND
+        from tasks.jobs import enqueue
+
+        follow_up = EnrichRequest(job_task_id=job.task_id).to_params()
+        await enqueue(job.broker, ENRICH_KIND, follow_up)
+    return final

@@ -51,6 +51,7 @@ class JobContext:
     settings: Settings
     progress: ResultBackendProgress
     checkpoint: dict[str, Any] | None
+    broker: AsyncBroker
 
 
 JobBody = Callable[[JobContext], Awaitable[jobs.Snapshot]]
@@ -130,7 +131,7 @@ async def execute(context: Context, body: JobBody, params: dict[str, Any]) -> di
             return jobs.snapshot_of(row).to_json()
         RUNNING[task_id] = owner
     try:
-        return await _run(context, body, params, row, settings, progress)
+        result, resume_at = await _run(context, body, params, row, settings, progress)
     finally:
         if isinstance(broker, CrateStreamBroker):
             RUNNING.pop(task_id, None)
@@ -138,6 +139,10 @@ async def execute(context: Context, body: JobBody, params: dict[str, Any]) -> di
                 await broker.release_lease(task_id, owner)
             except (RedisError, OSError) as exc:
                 logger.warning("could not release the lease of %s: %s", task_id, exc)
+    if resume_at is not None:
+        # Only now, with the lease given back: the next run must be able to take it.
+        await schedule_resume(broker, task_id, context.message.task_name, params, resume_at)
+    return result
 
 
 async def _run(
@@ -147,11 +152,12 @@ async def _run(
     row: dict[str, Any],
     settings: Settings,
     progress: ResultBackendProgress,
-) -> dict[str, Any]:
-    """The body of `execute`, once this worker holds the job."""
+) -> tuple[dict[str, Any], datetime | None]:
+    """The body of `execute`, once this worker holds the job: the result, and when to run
+    the job again (a wait, or a worker stopping), if it did not end."""
     task_id = context.message.task_id
     await jobs.mark_started(task_id)
-    job = JobContext(task_id, params, settings, progress, row["checkpoint"])
+    job = JobContext(task_id, params, settings, progress, row["checkpoint"], context.broker)
     try:
         if row["cancel_requested"]:
             raise jobs.JobCancelled()
@@ -162,18 +168,14 @@ async def _run(
         waiting = replace(deferred.snapshot, state="waiting", retry_at=deferred.retry_at)
         await progress.update(waiting)
         await jobs.save_snapshot(task_id, waiting)
-        await schedule_resume(
-            context.broker, task_id, context.message.task_name, params, deferred.retry_at
-        )
-        return waiting.to_json()
+        return waiting.to_json(), deferred.retry_at
     except jobs.JobInterrupted:
         # This worker is shutting down: the page in hand is stored and checkpointed, so
         # queue the job again; another worker (or this one, restarted) resumes it.
         queued = replace(progress.last, state="queued", phase="resuming after a worker stopped")
         await jobs.save_snapshot(task_id, queued)
         await progress.update(queued)
-        await kick(context.broker, task_id, context.message.task_name, params)
-        return queued.to_json()
+        return queued.to_json(), jobs.now()
     except jobs.JobCancelled:
         final = replace(progress.last, state="cancelled", phase="cancelled", retry_at=None)
     except jobs.JobFailed as exc:
@@ -185,7 +187,7 @@ async def _run(
         final = replace(progress.last, state="failed", error=reason, retry_at=None)
     await jobs.save_snapshot(task_id, final)
     await progress.update(final)
-    return final.to_json()
+    return final.to_json(), None
 
 
 async def enqueue(broker: AsyncBroker, kind: str, params: dict[str, Any]) -> str:
@@ -253,6 +255,9 @@ async def schedule_resume(
     broker: AsyncBroker, task_id: str, kind: str, params: dict[str, Any], when: datetime
 ) -> None:
     """Run the job again at `when`: a Redis sorted set workers poll, or a timer in-process."""
+    if when <= jobs.now():
+        await kick(broker, task_id, kind, params)
+        return
     if isinstance(broker, CrateStreamBroker):
         member = json.dumps({"task_id": task_id, "kind": kind, "params": params})
         async with Redis(connection_pool=broker.connection_pool) as client:

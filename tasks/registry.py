@@ -7,6 +7,7 @@ from taskiq import AsyncBroker
 from tasks.collection import COLLECT_KIND, collect_bp_tracks_task
 from tasks.enrichment import ENRICH_KIND, enrich_spotify_data_task
 from tasks.jobs import register_job
+from tasks.schedules import RUN_SCHEDULE_TASK, run_schedule
 from tasks.stream import TICK_TASK
 
 
@@ -19,3 +20,4 @@ def register_all(broker: AsyncBroker) -> None:
     register_job(broker, COLLECT_KIND, collect_bp_tracks_task)
     register_job(broker, ENRICH_KIND, enrich_spotify_data_task)
     broker.register_task(tick, task_name=TICK_TASK)
+    broker.register_task(run_schedule, task_name=RUN_SCHEDULE_TASK)

@@ -364,9 +364,14 @@ async def test_enrichment_resumes_on_a_real_worker_after_a_long_wait(
             status = await live.wait_for_state(task_id, ("waiting", "failed"), within=60)
             assert status["state"] == "waiting", (tmp_path / "worker.log").read_text()
             client = redis.Redis.from_url(redis_url)
-            entries: list[tuple[bytes, float]] = client.zrange(  # type: ignore[assignment]
-                job_tasks.DEFERRED_KEY, 0, -1, withscores=True
-            )
+            entries: list[tuple[bytes, float]] = []
+            for _ in range(100):  # the entry is written just after the badge says waiting
+                entries = client.zrange(  # type: ignore[assignment]
+                    job_tasks.DEFERRED_KEY, 0, -1, withscores=True
+                )
+                if entries:
+                    break
+                await asyncio.sleep(0.05)
             assert len(entries) == 1
             member, due = entries[0]
             assert due > time.time() + 7000

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +27,19 @@ from services.redaction import install_log_redaction
 from services.settings import Settings
 from tasks import jobs as job_tasks
 from tasks.broker import create_broker
-from web import collect, dashboard, errors, health, status, templating
+from tasks.schedules import run_in_process as run_schedules_in_process
+from web import (
+    auth,
+    collect,
+    dashboard,
+    errors,
+    health,
+    schedules,
+    security,
+    status,
+    templating,
+    tracks,
+)
 from web.security import BrowserCSRFMiddleware
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,14 +85,21 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
             await broker.startup()
         except (RedisError, OSError) as exc:
             logger.warning("job queue not reachable at start (%s); jobs wait for it", exc)
+        scheduler_task: asyncio.Task[None] | None = None
         if not settings.redis_url:
             # In-process jobs die with the process: pick up what the last one left open.
             recovered = await job_tasks.recover_in_process(broker)
             if recovered:
                 logger.info("resuming %d unfinished job(s)", recovered)
+            # Embedded mode has no scheduler process: run the schedules from here.
+            scheduler_task = asyncio.create_task(run_schedules_in_process(broker, settings))
         try:
             yield
         finally:
+            if scheduler_task is not None:
+                scheduler_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await scheduler_task
             try:
                 await broker.shutdown()
             except (RedisError, OSError) as exc:
@@ -90,6 +111,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
             collect.CollectController,
             status.StatusController,
             health.HealthController,
+            auth.LoginController,
+            tracks.TrackController,
+            tracks.LibraryController,
+            schedules.SchedulesController,
             create_static_files_router(path="/static", directories=[ROOT / "static"]),
         ],
         dependencies={
@@ -104,6 +129,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
             engine_callback=templating.configure,
         ),
         middleware=[
+            # Outermost first: unusable input, who is asking, how often, then CSRF.
+            DefineMiddleware(security.InputGuardMiddleware),
+            DefineMiddleware(auth.AuthMiddleware),
+            DefineMiddleware(security.JobRateLimitMiddleware),
             DefineMiddleware(
                 BrowserCSRFMiddleware,
                 config=CSRFConfig(
@@ -111,9 +140,15 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
                     cookie_httponly=True,
                     exclude=["/healthz", "/readyz"],
                 ),
-            )
+            ),
         ],
+        before_send=[security.add_security_headers],
+        request_max_body_size=security.MAX_BODY_BYTES,
+        openapi_config=security.openapi_config(),
         exception_handlers={
+            auth.LoginRequired: auth.login_required,
+            413: security.too_large,
+            429: security.too_many_requests,
             HTTPException: errors.http_error,
             Exception: errors.unexpected_error,
         },

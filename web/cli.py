@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ipaddress
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -69,13 +71,14 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int) -> Non
     import uvicorn
 
     settings = load_settings()
+    host = host or settings.host
+    port = port or settings.port
+    check_exposure(host, settings)
     if workers > 1 and not settings.redis_url:
         fail("Several web processes need REDIS_URL: in-process jobs live in one process.")
     output = run_with_database(settings, db.migrate, migrated=False)
     if "Running" in output:
         click.echo("Database migrated.")
-    host = host or settings.host
-    port = port or settings.port
     click.echo(
         f"Crate on http://{host}:{port}/ (database: {settings.engine}, "
         f"jobs: {'Redis' if settings.redis_url else 'in-process'})"
@@ -93,6 +96,37 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int) -> Non
         proxy_headers=True,
         timeout_graceful_shutdown=30,
     )
+
+
+def is_loopback(host: str) -> bool:
+    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    name = host.strip().removeprefix("[").removesuffix("]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, settings: Settings) -> None:
+    """Refuse (exit 2) to serve other machines without a password."""
+    if not is_loopback(host) and not settings.password:
+        fail(
+            f"Crate would listen on {host!r}, which other machines can reach, but "
+            "CRATE_PASSWORD is not set, so anyone who can reach it could use Crate. "
+            "Set CRATE_PASSWORD (in the environment or in .env) to require a login, and "
+            "CRATE_API_TOKEN too if scripts use the JSON API; or listen on this machine only "
+            "with --host 127.0.0.1.",
+            2,
+        )
+    if settings.api_token and not settings.password:
+        click.secho(
+            "Note: CRATE_API_TOKEN is set but CRATE_PASSWORD is not, so Crate is open to "
+            "anyone who can reach it and the token is not needed.",
+            fg="yellow",
+            err=True,
+        )
 
 
 @main.command()
@@ -127,6 +161,24 @@ def worker(modules: tuple[str, ...], processes: int, concurrency: int) -> None:
         ]
     )
     sys.exit(run_worker(args) or 0)
+
+
+@main.command()
+def scheduler() -> None:
+    """Run recurring collections from the Schedules page (exactly one, needs REDIS_URL)."""
+    from taskiq.cli.scheduler.args import SchedulerArgs
+    from taskiq.cli.scheduler.run import run_scheduler
+
+    from tasks.schedules import build_scheduler
+
+    settings = load_settings()
+    if not settings.redis_url:
+        fail("crate scheduler needs REDIS_URL. Without it, `crate serve` runs schedules itself.")
+    args = SchedulerArgs(
+        scheduler=build_scheduler(settings), modules=[], update_interval=30, app_dir=str(ROOT)
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_scheduler(args))
 
 
 @main.command()

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, MediaType, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.response import Redirect, Template
 from taskiq import AsyncBroker
 
@@ -25,9 +28,83 @@ from tasks import jobs as job_tasks
 from tasks.collection import COLLECT_KIND
 from tasks.enrichment import ENRICH_KIND
 from web.errors import wants_json
+from web.security import ErrorDetail, api_error_responses, json_body_operation
 
 MAX_FIELD_LENGTH = 2000
 PANELS = {COLLECT_KIND: "collect/_panel.html", ENRICH_KIND: "collect/_enrich_panel.html"}
+
+
+# ------------------------------------------------------------------ OpenAPI (GET /schema)
+
+
+@dataclass
+class JobStarted:
+    """The job is queued: follow `status_url` (with `Accept: application/json`) until it ends."""
+
+    task_id: str
+    status_url: str
+
+
+@dataclass
+class FormErrors:
+    """What is wrong, in words: `errors` names each field with its problem."""
+
+    detail: str
+    errors: dict[str, str]
+
+
+def _field(description: str, *types: OpenAPIType, **more: Any) -> Schema:
+    return Schema(type=list(types) if len(types) > 1 else types[0], description=description, **more)
+
+
+COLLECT_BODY = Schema(
+    type=OpenAPIType.OBJECT,
+    description="A Beatport `url`, or a `genre` with `date_from` and `date_to`.",
+    examples=[
+        {"url": "https://www.beatport.com/chart/peak-time/12345", "max_pages": 10},
+        {"genre": 6, "date_from": "2026-01-01", "date_to": "2026-01-31"},
+    ],
+    properties={
+        "url": _field(
+            "A Beatport link (chart, top 100, release, track, label or artist tracks).",
+            OpenAPIType.STRING,
+            max_length=MAX_FIELD_LENGTH,
+        ),
+        "genre": _field("A Beatport genre id.", OpenAPIType.INTEGER, OpenAPIType.STRING),
+        "date_from": _field("First publish date.", OpenAPIType.STRING, format="date"),
+        "date_to": _field("Last publish date.", OpenAPIType.STRING, format="date"),
+        "max_pages": _field(
+            "Stop after this many pages (default 100, at most 300).",
+            OpenAPIType.INTEGER,
+            OpenAPIType.STRING,
+        ),
+    },
+)
+ENRICH_BODY = Schema(
+    type=OpenAPIType.OBJECT,
+    properties={
+        "limit": _field(
+            "Enrich at most this many tracks.", OpenAPIType.INTEGER, OpenAPIType.STRING
+        ),
+        "retry_not_found": _field(
+            "Also search tracks not found before.", OpenAPIType.BOOLEAN, OpenAPIType.STRING
+        ),
+        "job": _field("Only the tracks this collection job saw (its task id).", OpenAPIType.STRING),
+    },
+)
+JOB_RESPONSES = {
+    **api_error_responses(),
+    202: ResponseSpec(JobStarted, description="Queued.", generate_examples=False),
+    400: ResponseSpec(
+        ErrorDetail, description="The body is not a JSON object.", generate_examples=False
+    ),
+    422: ResponseSpec(
+        FormErrors, description="Nothing queued: the fields are not valid.", generate_examples=False
+    ),
+    503: ResponseSpec(
+        FormErrors, description="Nothing queued: the job queue is down.", generate_examples=False
+    ),
+}
 
 
 async def read_fields(request: Request[Any, Any, Any]) -> tuple[dict[str, str], bool]:
@@ -56,7 +133,13 @@ class CollectController(Controller):
 
     path = "/collect"
 
-    @post("/beatport/collect", name="collect_beatport", status_code=202)
+    @post(
+        "/beatport/collect",
+        name="collect_beatport",
+        status_code=202,
+        operation_class=json_body_operation(COLLECT_BODY, "Also accepted as a form post."),
+        responses=JOB_RESPONSES,
+    )
     async def collect_beatport(
         self, request: Request[Any, Any, Any], broker: NamedDependency[AsyncBroker]
     ) -> Response[Any]:
@@ -73,7 +156,13 @@ class CollectController(Controller):
 
         return await start_job(request, broker, COLLECT_KIND, build)
 
-    @post("/spotify/enrich", name="enrich_spotify", status_code=202)
+    @post(
+        "/spotify/enrich",
+        name="enrich_spotify",
+        status_code=202,
+        operation_class=json_body_operation(ENRICH_BODY, "Also accepted as a form post."),
+        responses=JOB_RESPONSES,
+    )
     async def enrich_spotify(
         self,
         request: Request[Any, Any, Any],

@@ -7,6 +7,7 @@ from litestar.params import FromQuery
 from litestar.response import Template
 
 from services import catalog, jobs
+from web import charts
 
 JOBS_PER_PAGE = 50
 
@@ -16,15 +17,17 @@ class DashboardController(Controller):
 
     @get("/", name="dashboard")
     async def index(self) -> Template:
-        """Library totals, recent jobs with live badges."""
+        """Library totals and pictures, recent jobs with live badges."""
         totals = await catalog.library_totals()
         recent = await jobs.recent(10)
+        stats = await catalog.library_stats(totals) if totals.tracks else None
         return Template(
             "dashboard.html",
             context={
                 "totals": totals,
                 "jobs": [with_snapshot(row) for row in recent],
                 "genres": await catalog.genre_choices(),
+                "pictures": charts.pictures(stats) if stats else None,
             },
         )
 

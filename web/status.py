@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from taskiq import AsyncBroker
@@ -14,12 +17,48 @@ from taskiq import AsyncBroker
 from services import jobs
 from tasks import jobs as job_tasks
 from web.errors import wants_json
+from web.security import ErrorDetail, api_error_responses
+
+
+@dataclass
+class JobStatus:
+    """A job's status (`Accept: application/json`; without it, the HTML badge)."""
+
+    task_id: str
+    kind: str
+    state: Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
+    phase: str
+    done: int
+    total: int | None
+    counts: dict[str, int]
+    retry_at: datetime | None
+    error: str | None
+
+
+@dataclass
+class CancelAnswer:
+    """Whether the cancel request changed anything, and the job's state."""
+
+    task_id: str
+    cancel_requested: bool
+    state: str
+
+
+NOT_FOUND = ResponseSpec(ErrorDetail, description="No job has that id.", generate_examples=False)
 
 
 class StatusController(Controller):
     """Job status, read from the result backend with the job row as the record."""
 
-    @get("/tasks/status/{task_id:str}", name="task_status")
+    @get(
+        "/tasks/status/{task_id:str}",
+        name="task_status",
+        responses={
+            **api_error_responses(),
+            200: ResponseSpec(JobStatus, description="The status.", generate_examples=False),
+            404: NOT_FOUND,
+        },
+    )
     async def show(
         self,
         request: Request[Any, Any, Any],
@@ -43,7 +82,19 @@ class StatusController(Controller):
             headers={"Cache-Control": "no-store"},
         )
 
-    @post("/tasks/{task_id:str}/cancel", name="task_cancel", status_code=200)
+    @post(
+        "/tasks/{task_id:str}/cancel",
+        name="task_cancel",
+        status_code=200,
+        responses={
+            **api_error_responses(),
+            200: ResponseSpec(
+                CancelAnswer, description="It had already ended.", generate_examples=False
+            ),
+            202: ResponseSpec(CancelAnswer, description="Asked to stop.", generate_examples=False),
+            404: NOT_FOUND,
+        },
+    )
     async def cancel(
         self,
         request: Request[Any, Any, Any],

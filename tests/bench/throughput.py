@@ -1,0 +1,168 @@
+"""Benchmark: jobs per minute with 1, 2 and 4 worker processes, and enqueue-to-start latency.
+
+    uv run python tests/bench/throughput.py [--jobs 40]
+
+Many small collections (one release of 10 tracks each) from the fake Beatport with
+no politeness delay, on PostgreSQL and a Redis database of its own, with workers
+started exactly as compose starts them (`crate worker`, one job at a time each).
+Printed: jobs/min per worker count, the speed-up over one worker, and the p50/p95
+of the time from enqueue to the job starting. Targets: 2 workers >= 1.7x one
+worker; enqueue-to-start p95 <= 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import redis
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
+PG_URL = "postgres://postgres@127.0.0.1:5432/crate_bench_throughput"
+REDIS_URL = "redis://127.0.0.1:6379/12"
+
+
+def start(command: list[str], env: dict[str, str], capture: bool = False) -> subprocess.Popen[str]:
+    """A background process (its output kept only when `capture`)."""
+    return subprocess.Popen(
+        command,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+async def fresh_database() -> None:
+    admin = await asyncpg.connect(PG_ADMIN)
+    try:
+        await admin.execute("DROP DATABASE IF EXISTS crate_bench_throughput WITH (FORCE)")
+        await admin.execute("CREATE DATABASE crate_bench_throughput")
+    finally:
+        await admin.close()
+
+
+async def run_round(workers: int, jobs_count: int, web_url: str, offset: int) -> dict[str, float]:
+    """Start `workers` worker processes, enqueue the jobs, wait for all; return the numbers."""
+    from services import db
+    from services.collection import parse_collect_request
+    from services.settings import Settings
+    from services.tables import Job
+    from tasks import jobs as job_tasks
+    from tasks.broker import create_broker
+    from tasks.collection import COLLECT_KIND
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": PG_URL,
+        "REDIS_URL": REDIS_URL,
+        "BEATPORT_MODE": "web",
+        "BEATPORT_WEB_URL": web_url,
+        "BEATPORT_MIN_INTERVAL": "0",
+        "CRATE_SECRET_KEY": "bench",
+    }
+    crate = str(Path(sys.executable).parent / "crate")
+    processes = [
+        start([crate, "worker", "--processes", "1", "--concurrency", "1"], env)
+        for _ in range(workers)
+    ]
+    settings = Settings(database_url=PG_URL, redis_url=REDIS_URL, secret_key="bench")
+    broker = create_broker(settings)
+    await broker.startup()
+    try:
+        await asyncio.sleep(4)  # let every worker join the consumer group
+        started = time.perf_counter()
+        ids = []
+        for n in range(jobs_count):
+            request = parse_collect_request(
+                url=f"https://www.beatport.com/release/r/{offset + n + 1}", max_pages=1
+            )
+            ids.append(await job_tasks.enqueue(broker, COLLECT_KIND, request.to_params()))
+        while True:
+            done = await Job.count().where(Job.task_id.is_in(ids), Job.state == "succeeded")
+            failed = await Job.count().where(Job.task_id.is_in(ids), Job.state == "failed")
+            if failed:
+                raise SystemExit(f"{failed} jobs failed")
+            if done == len(ids):
+                break
+            await asyncio.sleep(0.05)
+        seconds = time.perf_counter() - started
+        # Latency on an idle queue: one job at a time, from enqueue to its start.
+        single = []
+        for n in range(20):
+            request = parse_collect_request(
+                url=f"https://www.beatport.com/release/r/{offset + 5000 + n}", max_pages=1
+            )
+            task_id = await job_tasks.enqueue(broker, COLLECT_KIND, request.to_params())
+            single.append(task_id)
+            while not await Job.count().where(  # noqa: ASYNC110 (polls another process)
+                Job.task_id == task_id, Job.state == "succeeded"
+            ):
+                await asyncio.sleep(0.02)
+        rows = await Job.select(Job.created_at, Job.started_at).where(Job.task_id.is_in(single))
+        latencies = sorted(
+            (row["started_at"] - row["created_at"]).total_seconds() * 1000 for row in rows
+        )
+    finally:
+        await broker.shutdown()
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(30)
+    del db
+    return {
+        "jobs_per_minute": jobs_count / seconds * 60,
+        "p50_ms": statistics.median(latencies),
+        "p95_ms": latencies[int(0.95 * (len(latencies) - 1))],
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--jobs", type=int, default=40)
+    args = parser.parse_args()
+    from services import db
+
+    fake = start(
+        [sys.executable, "-m", "tests.fakes.beatport", "--tracks", "10", "--no-auth"],
+        {**os.environ, "PYTHONPATH": str(ROOT)},
+        capture=True,
+    )
+    try:
+        assert fake.stdout is not None
+        web_url = fake.stdout.readline().strip()
+        await fresh_database()
+        redis.Redis.from_url(REDIS_URL).flushdb()
+        db.activate(db.build_engine(PG_URL))
+        await db.migrate()
+        results = {}
+        for offset, workers in enumerate((1, 2, 4)):
+            results[workers] = await run_round(workers, args.jobs, web_url, offset * 10_000)
+            r = results[workers]
+            print(
+                f"{workers} worker(s): {r['jobs_per_minute']:7.0f} jobs/min   "
+                f"idle-queue enqueue-to-start p50 {r['p50_ms']:6.1f} ms  p95 {r['p95_ms']:7.1f} ms",
+                flush=True,
+            )
+        base = results[1]["jobs_per_minute"]
+        for workers in (2, 4):
+            ratio = results[workers]["jobs_per_minute"] / base
+            print(f"speed-up with {workers} workers: {ratio:.2f}x")
+    finally:
+        fake.terminate()
+        fake.wait(10)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

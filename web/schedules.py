@@ -1,0 +1,84 @@
+"""The Schedules page: recurring collections, managed here, run by the scheduler."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+
+from services import schedules
+from services.collection import InvalidRequest
+from services.tables import Schedule
+from web.collect import read_fields
+from web.errors import wants_json
+
+
+class SchedulesController(Controller):
+    """`/schedules`: list, add, pause/resume, delete."""
+
+    path = "/schedules"
+
+    @get("/", name="schedules")
+    async def index(self) -> Template:
+        """Every schedule and the form to add one."""
+        return Template(
+            "schedules.html",
+            context={"schedules": await schedules.all_schedules(), "values": {}, "errors": {}},
+        )
+
+    @post("/", name="schedule_create", status_code=201)
+    async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Add a schedule; errors come back in words, at the form or as 422 JSON."""
+        fields, is_json = await read_fields(request)
+        try:
+            form = schedules.parse_schedule_form(
+                name=fields.get("name"),
+                cron=fields.get("cron"),
+                url=fields.get("url"),
+                genre=fields.get("genre"),
+                days=fields.get("days"),
+                max_pages=fields.get("max_pages"),
+                enrich_after=fields.get("enrich_after"),
+            )
+        except InvalidRequest as exc:
+            if is_json or wants_json(request):
+                return Response(
+                    {"detail": " ".join(exc.errors.values()), "errors": exc.errors},
+                    status_code=422,
+                    media_type=MediaType.JSON,
+                )
+            return Template(
+                "schedules.html",
+                context={
+                    "schedules": await schedules.all_schedules(),
+                    "values": {k: v[:2000] for k, v in fields.items()},
+                    "errors": exc.errors,
+                },
+                status_code=422,
+            )
+        schedule_id = await schedules.create(form)
+        if is_json or wants_json(request):
+            return Response({"id": schedule_id}, status_code=201, media_type=MediaType.JSON)
+        return Redirect(path="/schedules", status_code=303)
+
+    @post("/{schedule_id:int}/toggle", name="schedule_toggle", status_code=303)
+    async def toggle(self, schedule_id: FromPath[int]) -> Redirect:
+        """Pause a running schedule, or resume a paused one."""
+        row = (
+            await Schedule.select(Schedule.enabled)
+            .where(Schedule._meta.primary_key == schedule_id)
+            .first()
+        )
+        if row is None:
+            raise NotFoundException(f"No schedule has the id {schedule_id}.")
+        await schedules.set_enabled(schedule_id, not row["enabled"])
+        return Redirect(path="/schedules", status_code=303)
+
+    @post("/{schedule_id:int}/delete", name="schedule_delete", status_code=303)
+    async def delete(self, schedule_id: FromPath[int]) -> Redirect:
+        """Remove a schedule; the jobs it started stay in the history."""
+        await schedules.delete(schedule_id)
+        return Redirect(path="/schedules", status_code=303)

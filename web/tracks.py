@@ -1,0 +1,159 @@
+"""The library: `/tracks` with its filters, one track, an artist's, label's or release's tracks,
+and the CSV export of whatever the filter shows."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Controller, MediaType, Request, Response, get
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
+from litestar.response import Stream, Template
+
+from services import catalog
+from web.errors import error_response, wants_json
+
+EXPORT_HEADERS = {
+    "Content-Disposition": 'attachment; filename="crate-tracks.csv"',
+    "Cache-Control": "no-store",
+}
+
+
+class TrackController(Controller):
+    """`/tracks`, `/tracks/{id}` and `/tracks/export.csv`."""
+
+    path = "/tracks"
+
+    @get("/", name="tracks")
+    async def index(self, request: HTMXRequest) -> Response[Any]:
+        """The whole library, filtered, sorted and paged."""
+        page = await catalog.browse_tracks(request.query_params, choices=not partial(request))
+        assert page is not None  # nothing is fixed by the path here
+        return list_response(request, page, base="/tracks")
+
+    @get("/{track_id:int}", name="track")
+    async def show(self, track_id: FromPath[int]) -> Template:
+        """One track: every Beatport field, previews, the Spotify match, who saw it."""
+        track = await catalog.get_track(track_id)
+        if track is None:
+            raise NotFoundException(f"There is no track {track_id} in the library.")
+        raw = json.dumps(track["beatport_json"], indent=2, ensure_ascii=False, sort_keys=True)
+        return Template("tracks/detail.html", context={"track": track, "raw_json": raw})
+
+    @get("/export.csv", name="tracks_export")
+    async def export(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Every track under the filter (all pages) as CSV, streamed in chunks."""
+        try:
+            track_filter = catalog.parse_filter(request.query_params)
+        except catalog.InvalidFilter as exc:
+            return error_response(request, 422, str(exc), {"errors": exc.errors})
+        return Stream(
+            catalog.export_csv(track_filter),
+            media_type="text/csv; charset=utf-8",
+            headers=EXPORT_HEADERS,
+        )
+
+
+class LibraryController(Controller):
+    """`/artists/{id}`, `/labels/{id}`, `/releases/{id}`: their tracks, with the same filters."""
+
+    @get("/artists/{artist_id:int}", name="artist")
+    async def artist(self, request: HTMXRequest, artist_id: FromPath[int]) -> Response[Any]:
+        """An artist's tracks, as artist or remixer."""
+        return await entity_page(request, "artist", artist_id)
+
+    @get("/labels/{label_id:int}", name="label")
+    async def label(self, request: HTMXRequest, label_id: FromPath[int]) -> Response[Any]:
+        """A label's tracks."""
+        return await entity_page(request, "label", label_id)
+
+    @get("/releases/{release_id:int}", name="release")
+    async def release(self, request: HTMXRequest, release_id: FromPath[int]) -> Response[Any]:
+        """A release's tracks."""
+        return await entity_page(request, "release", release_id)
+
+
+async def entity_page(request: HTMXRequest, kind: str, entity_id: int) -> Response[Any]:
+    """The tracks list narrowed by the path to one artist, label or release; 404 if unknown."""
+    page = await catalog.browse_tracks(
+        request.query_params, fixed={kind: entity_id}, choices=not partial(request)
+    )
+    if page is None:
+        raise NotFoundException(f"There is no {kind} {entity_id} in the library.")
+    return list_response(request, page, base=f"/{kind}s/{entity_id}", fixed=kind)
+
+
+def partial(request: HTMXRequest) -> bool:
+    """True when htmx asks for the results alone (boosts and history restores want the page)."""
+    details = request.htmx
+    return bool(details) and not details.boosted and not details.history_restore_request
+
+
+def list_response(
+    request: HTMXRequest, page: catalog.TrackPage, *, base: str, fixed: str | None = None
+) -> Response[Any]:
+    """The list as a full page, its results region alone for htmx, or JSON; 422 when refused."""
+    status = 422 if page.errors else 200
+    if wants_json(request):
+        if page.errors:
+            return error_response(
+                request, 422, " ".join(page.errors.values()), {"errors": page.errors}
+            )
+        return Response(tracks_json(page), media_type=MediaType.JSON)
+    if page.filter is None:
+        # Keep what was typed in the address bar, so a reload shows the same message.
+        typed = [(name, value) for name, value in page.values.items() if value]
+        query = urlencode([(name, value) for name, value in typed if name != fixed])
+    else:
+        query = page.filter.query(without=(fixed,) if fixed else ())
+    context = {
+        "page": page,
+        "base": base,
+        "fixed": fixed,
+        "entity": page.entities.get(fixed) if fixed else None,
+        "query": query,
+        "export_query": page.filter.query(without=("page",)) if page.filter else "",
+        "sorts": catalog.SORTS,
+        "spotify_states": catalog.SPOTIFY_STATES,
+        "keys": catalog.CAMELOT,
+    }
+    if partial(request):
+        # The server names the URL to push, so empty form fields never clutter it.
+        url = f"{base}?{query}" if query else base
+        return HTMXTemplate(
+            template_name="tracks/_results.html",
+            context=context,
+            status_code=status,
+            push_url=url,
+        )
+    return Template("tracks/index.html", context=context, status_code=status)
+
+
+def tracks_json(page: catalog.TrackPage) -> dict[str, Any]:
+    """The page for API clients."""
+    return {
+        "total": page.total if not page.capped else None,
+        "total_at_least": min(page.total, page.cap),
+        "page": page.page,
+        "has_next": page.has_next,
+        "tracks": [
+            {
+                "id": row.id,
+                "title": row.title,
+                "mix_name": row.mix_name,
+                "artists": [artist.name for artist in row.artists],
+                "remixers": [remixer.name for remixer in row.remixers],
+                "label": row.label.name if row.label else None,
+                "genre": row.genre.name if row.genre else None,
+                "bpm": row.bpm,
+                "key": row.key_name,
+                "camelot": row.camelot,
+                "release_date": row.released.isoformat() if row.released else None,
+                "spotify": row.spotify,
+            }
+            for row in page.rows
+        ],
+    }
