@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import math
 import random
 import ssl
@@ -57,6 +58,10 @@ SINGLE_PAGE_KINDS: Final = frozenset({"top100", "genre_top100", "genre_hype100",
 
 Sleep = Callable[[float], Awaitable[Any]]
 Clock = Callable[[], float]
+
+# At DEBUG, httpcore logs every response header: Beatport's login session cookie and the
+# authorization code in the redirect. Crate never needs those lines.
+logging.getLogger("httpcore").setLevel(logging.INFO)
 
 
 @functools.cache

@@ -11,14 +11,17 @@ NULL sorts as the smallest value on both engines, as SQLite does natively.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import io
 import json
 import math
+import os
 import re
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
+import sqlite3
+import threading
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Final, NamedTuple
@@ -695,15 +698,24 @@ class _Plan:
     walk_count: bool = False
 
 
-async def _plan(track_filter: TrackFilter) -> _Plan:
-    """Size the filter's sets of track ids (cheap: their indexes alone) to pick the plan.
-
-    When one set is the whole filter, its size is the page's count, and no count query runs.
-    """
+def _plan_query(track_filter: TrackFilter) -> QueryString | None:
+    """SQLite: the size of the smallest set of track ids the filter names (search matches,
+    an artist's credits, a job's tracks), read off their indexes alone; None without sets."""
     f = track_filter
+    sizes = _set_sizes(f)
+    if not sizes:
+        return None
+    # SQLite's MIN with several arguments is the smallest of them.
+    smallest = next(iter(sizes.values()))
+    if len(sizes) > 1:
+        smallest = _sql("MIN({})", _joined(", ", list(sizes.values())))
+    return _sql("SELECT {} AS smallest", smallest)
+
+
+def _set_sizes(f: TrackFilter) -> dict[str, QueryString]:
     sizes: dict[str, QueryString] = {}
-    match = _fts_match(f)
     cap = _number(COUNT_CAP + 1)
+    match = _fts_match(f)
     if match is not None:
         sizes["q"] = _sql(
             "(SELECT COUNT(*) FROM (SELECT rowid FROM track_fts WHERE track_fts MATCH {}"
@@ -722,18 +734,17 @@ async def _plan(track_filter: TrackFilter) -> _Plan:
             f" ON j.id = jt.job WHERE j.task_id = {{}} LIMIT {cap}) capped)",
             f.job,
         )
-    if not sizes:
-        return _Plan()
-    # SQLite's MIN with several arguments is the smallest of them.
-    smallest_sql = _sql("MIN({})", _joined(", ", list(sizes.values())))
-    if len(sizes) == 1:
-        smallest_sql = next(iter(sizes.values()))
-    rows = await Track.raw("SELECT {} AS smallest", smallest_sql)
+    return sizes
+
+
+def _read_plan(f: TrackFilter, rows: list[dict[str, Any]]) -> _Plan:
+    """The plan for the smallest set's size; when that set is the whole filter, its size
+    is the page's count, and no count query runs."""
     smallest = int(rows[0]["smallest"])
     narrowing = [name for name, _ in f.params(without=("sort", "page"))]
     # Words under three letters are matched outside FTS5, so then FTS5's count is not it.
     words_only = all(len(word) >= 3 for word in _words(f))
-    alone = len(sizes) == 1 and narrowing == list(sizes) and (not f.q or words_only)
+    alone = narrowing == list(_set_sizes(f)) and len(narrowing) == 1 and (not f.q or words_only)
     return _Plan(
         total=min(smallest, count_cap(f) + 1) if alone else None,
         walk_rows=smallest > _WALK_FROM,
@@ -761,7 +772,9 @@ async def browse_tracks(
     try:
         track_filter = parse_filter(params, fixed=fixed)
     except InvalidFilter as exc:
-        _, genres, entities = await _summary(None, fixed or {}, choices=choices, sqlite=sqlite)
+        summary = _summary_query(None, fixed or {}, choices=choices, sqlite=sqlite)
+        found = (await _read(summary))[0] if summary else []
+        _, genres, entities = _read_summary(found, 0)
         if any(name not in entities for name in fixed or {}):
             return None
         return TrackPage(None, values, exc.errors, genres=genres, entities=entities)
@@ -770,19 +783,24 @@ async def browse_tracks(
         for name in ("label", "artist", "release")
         if (value := getattr(track_filter, name)) is not None
     }
-    async with _one_connection():
-        plan = await _plan(track_filter) if sqlite else _Plan()
-        summary, rows = await _together(
-            _summary(track_filter, named, choices=choices, sqlite=sqlite, plan=plan),
-            _rows(
-                track_filter,
-                sqlite=sqlite,
-                limit=per_page + 1,
-                offset=(track_filter.page - 1) * per_page,
-                walk_sets=plan.walk_rows,
-            ),
-        )
-    total, genres, entities = summary
+    plan = _Plan()
+    plan_query = _plan_query(track_filter) if sqlite else None
+    if plan_query is not None:
+        plan = _read_plan(track_filter, (await _read(plan_query))[0])
+    rows_query = _rows_query(
+        track_filter,
+        sqlite=sqlite,
+        limit=per_page + 1,
+        offset=(track_filter.page - 1) * per_page,
+        walk_sets=plan.walk_rows,
+    )
+    summary = _summary_query(track_filter, named, choices=choices, sqlite=sqlite, plan=plan)
+    if summary is None:
+        summary_rows, found_rows = [], (await _read(rows_query))[0]
+    else:
+        summary_rows, found_rows = await _read(summary, rows_query)
+    total, genres, entities = _read_summary(summary_rows, plan.total or 0)
+    rows = _read_rows(found_rows)
     if any(name not in entities for name in fixed or {}):
         return None
     page = TrackPage(
@@ -831,17 +849,17 @@ def _summary_part(tail: str, *args: Any, **columns: str) -> QueryString:
     return _sql(f"SELECT {select}{tail}", *args)
 
 
-async def _summary(
+def _summary_query(
     track_filter: TrackFilter | None,
     named: Mapping[str, int],
     *,
     choices: bool,
     sqlite: bool,
     plan: _Plan = _Plan(),
-) -> tuple[int, list[Ref], dict[str, Entity]]:
-    """The capped count, the genre choices and the named things, in one query."""
+) -> QueryString | None:
+    """One query for the capped count, the genre choices and the named things (a label's,
+    artist's or release's name and picture, a job's parameters); None if none is wanted."""
     parts: list[QueryString] = []
-    total = plan.total or 0
     if track_filter is not None and plan.total is None:
         # On SQLite, spotify_id's own index holds no other column: the state index covers both.
         terms = _conditions(
@@ -890,9 +908,13 @@ async def _summary(
         else:
             where = f" FROM {name} x WHERE x.id = {_number(number)}"
             parts.append(_summary_part(where, **columns))
-    if not parts:
-        return total, [], {}
-    rows = await Track.raw("{}", _joined(" UNION ALL ", parts))
+    return _joined(" UNION ALL ", parts) if parts else None
+
+
+def _read_summary(
+    rows: list[dict[str, Any]], total: int
+) -> tuple[int, list[Ref], dict[str, Entity]]:
+    """The count (`total` unless the rows hold one), genres and named things."""
     genres: list[Ref] = []
     entities: dict[str, Entity] = {}
     for row in rows:
@@ -937,18 +959,22 @@ _ROW_COLUMNS: Final = (
 )
 
 
-async def _rows(
+def _rows_query(
     track_filter: TrackFilter, *, sqlite: bool, limit: int, offset: int, walk_sets: bool
-) -> list[TrackRow]:
+) -> QueryString:
     """The page's tracks with their genre, label, release and credits, in one query."""
     ids = _ordered_ids(track_filter, sqlite=sqlite, limit=limit, offset=offset, walk_sets=walk_sets)
-    rows = await Track.raw(
+    return _sql(
         f"SELECT {_ROW_COLUMNS}, ta.role AS credit_role, a.id + 0 AS credit_id,"
         " a.name AS credit_name FROM ({}) p JOIN track t ON t.id = p.id"
         " LEFT JOIN track_artist ta ON ta.track = t.id LEFT JOIN artist a ON a.id = ta.artist"
         f" ORDER BY {_outer_order(track_filter, sqlite=sqlite)}, ta.role, ta.position",
         ids,
     )
+
+
+def _read_rows(rows: list[dict[str, Any]]) -> list[TrackRow]:
+    """Tracks from the rows query: one row per credit, grouped back into tracks, in order."""
     tracks: dict[int, TrackRow] = {}
     for row in rows:
         track = tracks.get(row["id"])
@@ -980,28 +1006,24 @@ async def _rows(
 
 async def get_track(track_id: int) -> dict[str, Any] | None:
     """Everything about one track (names of what it links to, credits, jobs), or None."""
-    async with _one_connection():
-        found, credits, sightings = await _together(
-            Track.raw(
-                "SELECT t.*, g.name AS genre_name, sg.name AS sub_genre_name, l.name AS label_name,"
-                " r.name AS release_name FROM track t LEFT JOIN genre g ON g.id = t.genre"
-                " LEFT JOIN sub_genre sg ON sg.id = t.sub_genre LEFT JOIN label l ON l.id = t.label"
-                " LEFT JOIN release r ON r.id = t.release WHERE t.id = {}",
-                track_id,
-            ).run(),
-            Track.raw(
-                "SELECT ta.role, a.id, a.name FROM track_artist ta"
-                " JOIN artist a ON a.id = ta.artist WHERE ta.track = {}"
-                " ORDER BY ta.role, ta.position",
-                track_id,
-            ).run(),
-            Track.raw(
-                "SELECT j.task_id, j.kind, j.state, j.params, j.created_at, jt.position"
-                " FROM job_track jt JOIN job j ON j.id = jt.job WHERE jt.track = {}"
-                " ORDER BY j.created_at DESC, j.id DESC LIMIT 50",
-                track_id,
-            ).run(),
-        )
+    found, credits, sightings = await _read(
+        _sql(
+            "SELECT t.*, g.name AS genre_name, sg.name AS sub_genre_name, l.name AS label_name,"
+            " r.name AS release_name FROM track t LEFT JOIN genre g ON g.id = t.genre"
+            " LEFT JOIN sub_genre sg ON sg.id = t.sub_genre LEFT JOIN label l ON l.id = t.label"
+            f" LEFT JOIN release r ON r.id = t.release WHERE t.id = {_number(track_id)}"
+        ),
+        _sql(
+            "SELECT ta.role, a.id, a.name FROM track_artist ta"
+            f" JOIN artist a ON a.id = ta.artist WHERE ta.track = {_number(track_id)}"
+            " ORDER BY ta.role, ta.position"
+        ),
+        _sql(
+            "SELECT j.task_id, j.kind, j.state, j.params, j.created_at, jt.position"
+            f" FROM job_track jt JOIN job j ON j.id = jt.job WHERE jt.track = {_number(track_id)}"
+            " ORDER BY j.created_at DESC, j.id DESC LIMIT 50"
+        ),
+    )
     if not found:
         return None
     track: dict[str, Any] = dict(found[0])
@@ -1023,22 +1045,93 @@ async def get_track(track_id: int) -> dict[str, Any] | None:
     return track
 
 
-@contextlib.asynccontextmanager
-async def _one_connection() -> AsyncIterator[None]:
-    """SQLite: the page's queries share one connection (Piccolo otherwise opens a connection,
-    and a thread, per query), in one read transaction. PostgreSQL: the pool as usual."""
-    if db.is_sqlite():
-        async with db.current().transaction():
-            yield
-    else:
-        yield
+# ---------------------------------------------------------------- running queries
+
+# SQLite: a few threads of our own, each keeping its connections open from one page to
+# the next. Piccolo would open a connection (and a thread) per query, parse the schema
+# again and start with a cold page cache: a page then costs twice as much. PostgreSQL
+# has its connection pool, and there the queries of a page run side by side.
+_SQLITE_THREADS: Final = 4
+_SQLITE_PER_THREAD: Final = 2
+_sqlite_executor = ThreadPoolExecutor(_SQLITE_THREADS, thread_name_prefix="crate-read")
+_sqlite_local = threading.local()
 
 
-async def _together(*queries: Awaitable[Any]) -> list[Any]:
-    """A page's independent queries: side by side on PostgreSQL's pool, in turn on SQLite."""
-    if db.is_sqlite():
-        return [await query for query in queries]
-    return list(await asyncio.gather(*queries))
+def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    return {column[0]: value for column, value in zip(cursor.description, row, strict=True)}
+
+
+def _sqlite_connection(settings: Mapping[str, Any]) -> sqlite3.Connection:
+    """This thread's open connection to the database in `settings` (Piccolo's settings)."""
+    cached: OrderedDict[str, tuple[sqlite3.Connection, int]] = _sqlite_local.__dict__.setdefault(
+        "connections", OrderedDict()
+    )
+    path = str(settings["database"])
+    # A file replaced under the same name (a restored backup, say) needs a new connection.
+    inode = os.stat(path).st_ino
+    connection, opened_on = cached.pop(path, (None, inode))
+    if connection is not None and opened_on != inode:
+        connection.close()
+        connection = None
+    if connection is None:
+        connection = sqlite3.connect(**settings)
+        connection.row_factory = _dict_row
+    cached[path] = (connection, inode)
+    while len(cached) > _SQLITE_PER_THREAD:
+        cached.popitem(last=False)[1][0].close()
+    return connection
+
+
+def _sqlite_read(
+    settings: Mapping[str, Any], statements: list[tuple[str, list[Any]]], tuples: bool
+) -> list[list[Any]]:
+    """Run statements in one read transaction, so they all see the same library."""
+    connection = _sqlite_connection(settings)
+    try:
+        connection.execute("BEGIN")
+        try:
+            results = []
+            for sql, args in statements:
+                cursor = connection.cursor()
+                if tuples:
+                    cursor.row_factory = None
+                results.append(cursor.execute(sql, args).fetchall())
+            return results
+        finally:
+            connection.execute("COMMIT")
+    except sqlite3.Error:
+        # Keep no connection in an unknown state; the next page opens a fresh one.
+        _sqlite_local.connections.pop(str(settings["database"]), None)
+        connection.close()
+        raise
+
+
+async def _read(*queries: QueryString) -> list[list[dict[str, Any]]]:
+    """Run a page's queries and return each one's rows (as dicts), in order."""
+    engine = db.current()
+    if isinstance(engine, SQLiteEngine):
+        statements = [query.compile_string(engine_type="sqlite") for query in queries]
+        settings = dict(engine.connection_kwargs)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            _sqlite_executor, _sqlite_read, settings, statements, False
+        )
+    results = await asyncio.gather(*(Track.raw("{}", query).run() for query in queries))
+    return [list(rows) for rows in results]
+
+
+async def _read_tuples(query: QueryString) -> list[Sequence[Any]]:
+    """One query's rows as plain tuples (cheaper by the hundred thousand)."""
+    engine = db.current()
+    if isinstance(engine, SQLiteEngine):
+        statement = query.compile_string(engine_type="sqlite")
+        settings = dict(engine.connection_kwargs)
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(
+            _sqlite_executor, _sqlite_read, settings, [statement], True
+        )
+        return list(found[0])
+    return [tuple(row.values()) for row in await Track.raw("{}", query)]
 
 
 def beatport_url(slug: str | None, beatport_id: int) -> str:
@@ -1132,49 +1225,17 @@ def _csv_row(row: Sequence[Any], names: Mapping[tuple[str, int], str]) -> tuple[
 
 async def _names() -> dict[tuple[str, int], str]:
     """Every genre, sub-genre and label name by id (a few thousand at most)."""
-    rows = await Track.raw(
-        "SELECT 'genre' AS kind, id, name FROM genre UNION ALL"
-        " SELECT 'sub_genre', id, name FROM sub_genre UNION ALL SELECT 'label', id, name FROM label"
+    (rows,) = await _read(
+        _sql(
+            "SELECT 'genre' AS kind, id, name FROM genre UNION ALL SELECT 'sub_genre', id, name"
+            " FROM sub_genre UNION ALL SELECT 'label', id, name FROM label"
+        )
     )
     return {(row["kind"], int(row["id"])): str(row["name"]) for row in rows}
 
 
-Reader = Callable[[QueryString], Awaitable[list[Sequence[Any]]]]
-
-
-@contextlib.asynccontextmanager
-async def _export_reader() -> AsyncIterator[Reader]:
-    """How the export runs its queries, rows as plain tuples.
-
-    SQLite: one connection of its own for the whole export, queries taking turns on it
-    (Piccolo would open a connection per query and build a dict per row: a third of the
-    export's time). PostgreSQL: Piccolo's pool, several chunks at once.
-    """
-    engine = db.current()
-    if not isinstance(engine, SQLiteEngine):
-
-        async def from_pool(query: QueryString) -> list[Sequence[Any]]:
-            return [tuple(row.values()) for row in await Track.raw("{}", query)]
-
-        yield from_pool
-        return
-    connection = await engine.get_connection()
-    connection.row_factory = None
-    turn = asyncio.Lock()
-
-    async def from_connection(query: QueryString) -> list[Sequence[Any]]:
-        sql, args = query.compile_string(engine_type="sqlite")
-        async with turn, connection.execute(sql, args) as cursor:
-            return list(await cursor.fetchall())
-
-    try:
-        yield from_connection
-    finally:
-        await connection.close()
-
-
 async def export_chunks(
-    track_filter: TrackFilter, *, chunk: int = EXPORT_CHUNK, ahead: int = 3
+    track_filter: TrackFilter, *, chunk: int = EXPORT_CHUNK, ahead: int = 2
 ) -> AsyncIterator[list[Sequence[Any]]]:
     """Every track under the filter, in the list's order, `chunk` rows at a time.
 
@@ -1194,48 +1255,47 @@ async def export_chunks(
     position = ", p.s0 AS position" if track_filter.sort == POSITION_SORT else ""
     outer = _outer_order(track_filter, sqlite=sqlite)
     pending: deque[asyncio.Future[list[Sequence[Any]]]] = deque()
-    async with _export_reader() as read:
 
-        async def fetch(phase: str, after: tuple[Any, ...] | None) -> list[Sequence[Any]]:
-            ids = _ordered_ids(track_filter, sqlite=sqlite, limit=chunk, after=after, phase=phase)
-            return await read(
-                _sql(
-                    f"SELECT {_EXPORT_COLUMNS}, p.id + 0 AS id{position}"
-                    " FROM ({}) p JOIN track t ON t.id = p.id"
-                    f" LEFT JOIN release r ON r.id = t.release ORDER BY {outer}",
-                    ids,
-                )
+    async def fetch(phase: str, after: tuple[Any, ...] | None) -> list[Sequence[Any]]:
+        ids = _ordered_ids(track_filter, sqlite=sqlite, limit=chunk, after=after, phase=phase)
+        return await _read_tuples(
+            _sql(
+                f"SELECT {_EXPORT_COLUMNS}, p.id + 0 AS id{position}"
+                " FROM ({}) p JOIN track t ON t.id = p.id"
+                f" LEFT JOIN release r ON r.id = t.release ORDER BY {outer}",
+                ids,
             )
+        )
 
-        async def next_start(phase: str, after: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
-            """Where the chunk after the one starting at `after` starts; None if none does."""
-            ids = _ordered_ids(
-                track_filter, sqlite=sqlite, limit=1, offset=chunk - 1, after=after, phase=phase
-            )
-            rows = await read(_sql(f"SELECT id, {', '.join(columns)} FROM ({{}}) k", ids))
-            if not rows:
-                return None
-            found_id, *keys = rows[0]
-            return (*keys, found_id)
+    async def next_start(phase: str, after: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+        """Where the chunk after the one starting at `after` starts; None if none does."""
+        ids = _ordered_ids(
+            track_filter, sqlite=sqlite, limit=1, offset=chunk - 1, after=after, phase=phase
+        )
+        rows = await _read_tuples(_sql(f"SELECT id, {', '.join(columns)} FROM ({{}}) k", ids))
+        if not rows:
+            return None
+        found_id, *keys = rows[0]
+        return (*keys, found_id)
 
-        try:
-            for phase in phases:
-                after: tuple[Any, ...] | None = None
-                while True:
-                    pending.append(asyncio.ensure_future(fetch(phase, after)))
-                    after = await next_start(phase, after)
-                    while pending and (len(pending) >= ahead or after is None):
-                        rows = await pending.popleft()
-                        if rows:
-                            yield rows
-                    if after is None:
-                        break
-        finally:
-            # A client that stops reading must not leave queries running on their own.
-            for future in pending:
-                future.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+    try:
+        for phase in phases:
+            after: tuple[Any, ...] | None = None
+            while True:
+                pending.append(asyncio.ensure_future(fetch(phase, after)))
+                after = await next_start(phase, after)
+                while pending and (len(pending) >= ahead or after is None):
+                    rows = await pending.popleft()
+                    if rows:
+                        yield rows
+                if after is None:
+                    break
+    finally:
+        # A client that stops reading must not leave queries running on their own.
+        for future in pending:
+            future.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 async def export_csv(track_filter: TrackFilter) -> AsyncIterator[str]:

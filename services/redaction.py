@@ -10,6 +10,9 @@ MASK = "[redacted]"
 # Credentials that can appear in text whatever the configured values are.
 _PATTERNS = [
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"(?i)(basic\s+)[A-Za-z0-9+/=]{8,}"),
+    re.compile(r"(?i)(sessionid=)[^\s;\"'&,]+"),
+    re.compile(r"(?i)([?&]code=)[^\s\"'&,]+"),
     re.compile(r"(?i)((?:access|refresh)_token[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]+"),
     re.compile(r"(?i)(client_secret[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]+"),
     re.compile(r"(?i)(password[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]+"),

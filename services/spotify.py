@@ -38,6 +38,8 @@ _T = TypeVar("_T")
 # spotipy logs every HTTP error at ERROR, including the 429s and 404s Crate handles itself;
 # Crate reports those in words, so spotipy's own lines would only be noise in the logs.
 logging.getLogger("spotipy.client").setLevel(logging.CRITICAL)
+# At DEBUG, spotipy.oauth2 logs the token request's headers: Basic base64(id:secret).
+logging.getLogger("spotipy.oauth2").setLevel(logging.INFO)
 
 
 class SpotifyError(Exception):

@@ -57,6 +57,6 @@ def test_env_example_names_every_secret_compose_requires() -> None:
     example = (ROOT / ".env.example").read_text()
     compose = (ROOT / "docker-compose.yml").read_text()
     required = set(re.findall(r"\$\{(\w+):\?", compose))
-    assert required == {"POSTGRES_PASSWORD", "CRATE_SECRET_KEY"}
+    assert required == {"POSTGRES_PASSWORD", "CRATE_SECRET_KEY", "CRATE_PASSWORD"}
     for name in required | {"CRATE_PASSWORD", "SPOTIFY_CLIENT_ID", "BEATPORT_TOKEN"}:
         assert re.search(rf"^{name}=", example, re.M), name

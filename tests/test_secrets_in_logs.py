@@ -387,7 +387,6 @@ async def seed_one_track() -> None:
     await store_tracks([track], CollectCounts())
 
 
-@pytest.mark.xfail(strict=True, reason=HEADER_DUMP_LEAK)
 async def test_debug_header_dumps_of_http_libraries_leak_no_credential(
     sqlite_url: str, spotify: FakeSpotify, capture_everything: pytest.LogCaptureFixture
 ) -> None:

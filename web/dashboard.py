@@ -34,7 +34,8 @@ class DashboardController(Controller):
     @get("/jobs", name="jobs")
     async def history(self, page: FromQuery[int] = 1) -> Template:
         """Every job, newest first, kept in the database."""
-        page = max(1, page)
+        # Bounded: an absurd page number is an empty page, not an overflow in the database.
+        page = min(max(1, page), 1_000_000)
         rows = await jobs.recent(JOBS_PER_PAGE + 1, offset=(page - 1) * JOBS_PER_PAGE)
         return Template(
             "jobs.html",

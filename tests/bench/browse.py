@@ -88,6 +88,26 @@ def serve(database_url: str, port: int) -> None:
 
     # Engines use __slots__, so swapping the class is the only way to wrap one in place.
     engine.__class__ = CountingEngine
+    if db.is_sqlite():
+        # On SQLite the catalog runs its reads on connections of its own, past the engine.
+        from services import catalog
+
+        read, read_tuples = catalog._read, catalog._read_tuples
+
+        async def counted_read(*found: Any) -> Any:
+            counter = queries.get()
+            if counter is not None:
+                counter[0] += len(found)
+            return await read(*found)
+
+        async def counted_read_tuples(query: Any) -> Any:
+            counter = queries.get()
+            if counter is not None:
+                counter[0] += 1
+            return await read_tuples(query)
+
+        catalog._read = counted_read
+        catalog._read_tuples = counted_read_tuples
 
     async def counted(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
