@@ -4,8 +4,9 @@ Browsing writes its own SQL because the pages must stay fast with 100,000 tracks
 engines: words are looked up in a trigram index (pg_trgm on PostgreSQL, FTS5 on SQLite),
 every sort walks an index that also holds the filter columns, counts stop at a cap, and a
 page costs two queries (the count with the form's choices, and the rows), plus on SQLite
-one that sizes a search or an artist's credits to choose between two plans.
-NULL sorts as the smallest value on both engines, as SQLite does natively.
+one that sizes a search or an artist's credits to choose between two plans. On SQLite the
+reads run on connections kept open between pages (see `_read`). NULL sorts as the
+smallest value on both engines, as SQLite does natively.
 """
 
 from __future__ import annotations
@@ -765,7 +766,8 @@ async def browse_tracks(
     `fixed` is what the path decides (`{"label": 5}` on a label's page); None is returned
     when that artist, label or release does not exist. Invalid values come back as
     `errors`, with no rows. `choices` adds the genres the filter form offers. At most
-    three queries, the count and the rows running side by side.
+    three queries; the count and the rows run together (in one read transaction on
+    SQLite, side by side on PostgreSQL).
     """
     values = {name: str(params.get(name) or "") for name in FILTER_FIELDS}
     sqlite = db.is_sqlite()
@@ -1131,7 +1133,13 @@ async def _read_tuples(query: QueryString) -> list[Sequence[Any]]:
             _sqlite_executor, _sqlite_read, settings, [statement], True
         )
         return list(found[0])
-    return [tuple(row.values()) for row in await Track.raw("{}", query)]
+    pool = getattr(engine, "pool", None)
+    if pool is None:
+        return [tuple(row.values()) for row in await Track.raw("{}", query)]
+    # asyncpg's records are tuples already; Piccolo would turn each into a dict.
+    sql, args = query.compile_string(engine_type="postgres")
+    async with pool.acquire() as connection:
+        return list(await connection.fetch(sql, *args))
 
 
 def beatport_url(slug: str | None, beatport_id: int) -> str:

@@ -17,6 +17,8 @@ from tests.conftest import IN_CI, LiveApp
 from tests.support.library import HOSTILE_TITLE, Library, store_library
 
 pytestmark = pytest.mark.browser
+# CI runs the browser, the app and both databases on two cores: give assertions time.
+expect.set_options(timeout=20_000)
 
 CHROMIUM = Path(os.environ.get("CRATE_TEST_CHROMIUM", "/usr/bin/chromium"))
 HAS_CHROMIUM = CHROMIUM.exists()
@@ -52,7 +54,7 @@ async def page(browser: Browser, live_app: LiveApp) -> AsyncIterator[Page]:
     """A fresh tab on the live app; any JavaScript dialog fails the test."""
     context = await browser.new_context(base_url=live_app.url, accept_downloads=True)
     tab = await context.new_page()
-    tab.set_default_timeout(10_000)
+    tab.set_default_timeout(20_000)
     dialogs: list[str] = []
 
     async def refuse(dialog: Dialog) -> None:
