@@ -185,10 +185,6 @@ class Bulk:
             rows = await cursor.fetchall()
         return [dict(row) for row in rows]
 
-    def placeholders(self, count: int) -> str:
-        """`?, ?, …` for an IN list."""
-        return ", ".join("?" * count)
-
 
 _keepers: dict[str, sqlite3.Connection] = {}
 
