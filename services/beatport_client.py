@@ -302,18 +302,9 @@ class BeatportClient:
                 self._expires_at is None or self._clock() < self._expires_at - TOKEN_MARGIN
             ):
                 return self._access_token
-            if self._refresh_token:
-                try:
-                    return await self._refresh()
-                except BeatportAuthError:
-                    if not self._has_login():
-                        raise
-            if self._has_login():
-                return await self._login()
-            raise self._error(
-                BeatportAuthError,
+            return await self._new_token(
                 "Beatport API mode needs BEATPORT_TOKEN, or BEATPORT_USERNAME and "
-                "BEATPORT_PASSWORD.",
+                "BEATPORT_PASSWORD."
             )
 
     async def _renew_after_401(self, used: str) -> str:
@@ -321,19 +312,24 @@ class BeatportClient:
         async with self._auth:
             if self._access_token and self._access_token != used:
                 return self._access_token
-            if self._refresh_token:
-                try:
-                    return await self._refresh()
-                except BeatportAuthError:
-                    if not self._has_login():
-                        raise
-            if self._has_login():
-                return await self._login()
-            raise self._error(
-                BeatportAuthError,
+            return await self._new_token(
                 "Beatport's API refused BEATPORT_TOKEN (401): it has probably expired. Paste a "
-                "fresh token, or set BEATPORT_USERNAME and BEATPORT_PASSWORD so Crate can log in.",
+                "fresh token, or set BEATPORT_USERNAME and BEATPORT_PASSWORD so Crate can log in."
             )
+
+    async def _new_token(self, without_credentials: str) -> str:
+        """Refresh, else log in; raise `without_credentials` when neither is possible.
+
+        Called with the auth lock held."""
+        if self._refresh_token:
+            try:
+                return await self._refresh()
+            except BeatportAuthError:
+                if not self._has_login():
+                    raise
+        if self._has_login():
+            return await self._login()
+        raise self._error(BeatportAuthError, without_credentials)
 
     async def _login(self) -> str:
         """The v4 login flow: session cookie, authorization code, then tokens."""
