@@ -9,13 +9,14 @@ base URLs, never from what a user typed.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Final
+
+import msgspec
 
 # Beatport ids are stored in 32-bit integer columns.
 MAX_BEATPORT_ID: Final = 2**31 - 1
@@ -619,6 +620,15 @@ _SCRIPT_END_RE: Final = re.compile(r"</script", re.IGNORECASE)
 _TRACK_FIELDS: Final = ("mix_name", "bpm", "isrc", "length_ms", "sample_url", "key")
 
 
+def decode_json(text: str | bytes) -> Any:
+    """Parse JSON text (msgspec: several times faster than the json module on Beatport's
+    300 KB pages); raise ParseError, in words, for anything that is not JSON."""
+    try:
+        return msgspec.json.decode(text)
+    except (msgspec.MsgspecError, RecursionError, UnicodeDecodeError) as exc:
+        raise ParseError(str(exc) or "not valid JSON") from None
+
+
 def extract_next_data(html: str) -> dict[str, Any]:
     """Return the JSON of a page's `<script id="__NEXT_DATA__">`, or raise ParseError."""
     if not isinstance(html, str):
@@ -637,8 +647,8 @@ def extract_next_data(html: str) -> dict[str, Any]:
         if close is None:
             raise ParseError("The page's __NEXT_DATA__ script is cut off (no closing tag).")
         try:
-            data = json.loads(html[tag_end + 1 : close.start()])
-        except (ValueError, RecursionError) as exc:
+            data = decode_json(html[tag_end + 1 : close.start()])
+        except ParseError as exc:
             raise ParseError(f"The page's __NEXT_DATA__ is not valid JSON ({exc}).") from None
         if not isinstance(data, dict):
             raise ParseError("The page's __NEXT_DATA__ is not a JSON object.")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 import math
 import random
@@ -28,6 +27,7 @@ from services.beatport import (
     ParseError,
     Target,
     TrackList,
+    decode_json,
     detect_challenge,
     extract_next_data,
     find_tracks,
@@ -207,7 +207,7 @@ class BeatportClient:
         self._raise_for_status(response, what)
         try:
             if "json" in response.headers.get("content-type", ""):
-                data = json.loads(response.text)  # the /_next/data/… variant
+                data = decode_json(response.content)  # the /_next/data/… variant
                 if not isinstance(data, dict):
                     raise ParseError("the JSON answer is not an object")
             else:
@@ -276,7 +276,8 @@ class BeatportClient:
             return TrackList([], page=page, has_next=False)  # past the last page
         self._raise_for_status(response, what)
         try:
-            return parse_api_list(response.json(), use_track_number=target.kind == "release")
+            payload = decode_json(response.content)
+            return parse_api_list(payload, use_track_number=target.kind == "release")
         except (ParseError, ValueError, RecursionError) as exc:
             raise self._error(
                 BeatportError,

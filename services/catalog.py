@@ -370,6 +370,24 @@ def _fts_match(track_filter: TrackFilter) -> str | None:
     return " AND ".join('"' + word.replace('"', '""') + '"' for word in words) or None
 
 
+def _fts_ids(track_filter: TrackFilter, match: str) -> QueryString:
+    """The ids of tracks holding every word FTS5 can look up: those in the index, and
+    those still waiting to enter it (services.search_index), matched with LIKE."""
+    words = [word for word in _words(track_filter) if len(word) >= 3]
+    likes = _joined(
+        " AND ", [_sql("s.search_text LIKE {} ESCAPE '\\'", _like(word)) for word in words]
+    )
+    return _sql(
+        "SELECT rowid FROM track_fts WHERE track_fts MATCH {} UNION ALL"
+        # CROSS JOIN keeps the (short) queue as the outer loop: SQLite has no statistics
+        # for it and would otherwise scan every track and probe the queue.
+        " SELECT p.track FROM search_pending p CROSS JOIN track s ON s.id = p.track"
+        " WHERE {}",
+        match,
+        likes,
+    )
+
+
 def _conditions(
     track_filter: TrackFilter,
     *,
@@ -407,7 +425,7 @@ def _conditions(
     if sqlite:
         match = _fts_match(f)
         if match is not None:
-            terms.append(among("SELECT rowid FROM track_fts WHERE track_fts MATCH {}", match))
+            terms.append(among("{}", _fts_ids(f, match)))
         # FTS5's trigram index needs three characters; shorter words are matched with LIKE.
         words = [word for word in words if len(word) < 3]
     terms += [_sql("t.search_text LIKE {} ESCAPE '\\'", _like(word)) for word in words]
@@ -718,11 +736,7 @@ def _set_sizes(f: TrackFilter) -> dict[str, QueryString]:
     cap = _number(COUNT_CAP + 1)
     match = _fts_match(f)
     if match is not None:
-        sizes["q"] = _sql(
-            "(SELECT COUNT(*) FROM (SELECT rowid FROM track_fts WHERE track_fts MATCH {}"
-            f" LIMIT {cap}) capped)",
-            match,
-        )
+        sizes["q"] = _sql(f"(SELECT COUNT(*) FROM ({{}} LIMIT {cap}) capped)", _fts_ids(f, match))
     if f.artist is not None:
         # DISTINCT: an artist can be credited twice on one track (as artist and remixer).
         sizes["artist"] = _sql(

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from services import db, jobs
+import msgspec
+
+from services import db, jobs, search_index
 from services.beatport import BeatportTrack, InvalidTarget, Ref, Target, TrackList
 from services.beatport import genre_target as make_genre_target
 from services.beatport import parse_target as parse_beatport_target
@@ -163,6 +165,7 @@ class CollectionService:
 
     progress: jobs.Progress = field(default_factory=jobs.NullProgress)
     task_id: str | None = None
+    job_pk: int | None = None  # the job row's key, when the caller has it already
 
     async def collect(
         self,
@@ -186,42 +189,57 @@ class CollectionService:
         )
         await self.progress.update(snapshot)
         pending: asyncio.Future[TrackList] | None = None
-        try:
-            while page <= request.max_pages:
-                await self.progress.check_cancelled()
-                listing = await (pending or asyncio.ensure_future(source.fetch_page(target, page)))
-                pending = None
-                more = listing.has_next and bool(listing.tracks) and page < request.max_pages
-                if more:
-                    # Ask for the next page while this one is written, so the waits overlap.
-                    pending = asyncio.ensure_future(source.fetch_page(target, page + 1))
-                counts, seen = await self._store_page(
-                    listing, counts, seen, page=page, job_pk=job_pk, ordered=target.ordered
-                )
-                last_page = min(listing.total_pages or page, request.max_pages)
-                total = seen if not more else _expected_total(listing, request, seen)
-                snapshot = replace(
-                    snapshot,
-                    phase=f"page {page} of {max(last_page, page)}",
-                    done=seen,
-                    total=total,
-                    counts=counts.as_dict(),
-                )
-                await self.progress.update(snapshot)
-                if not more:
-                    break
-                page += 1
-        finally:
-            if pending is not None:
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await pending
+        indexed_at = counts.new
+        async with db.bulk_session() as session:
+            try:
+                while page <= request.max_pages:
+                    await self.progress.check_cancelled()
+                    listing = await (
+                        pending or asyncio.ensure_future(source.fetch_page(target, page))
+                    )
+                    pending = None
+                    more = listing.has_next and bool(listing.tracks) and page < request.max_pages
+                    if more:
+                        # Ask for the next page while this one is written, so the waits overlap.
+                        pending = asyncio.ensure_future(source.fetch_page(target, page + 1))
+                    counts, seen = await self._store_page(
+                        session,
+                        listing,
+                        counts,
+                        seen,
+                        page=page,
+                        job_pk=job_pk,
+                        ordered=target.ordered,
+                    )
+                    last_page = min(listing.total_pages or page, request.max_pages)
+                    total = seen if not more else _expected_total(listing, request, seen)
+                    snapshot = replace(
+                        snapshot,
+                        phase=f"page {page} of {max(last_page, page)}",
+                        done=seen,
+                        total=total,
+                        counts=counts.as_dict(),
+                    )
+                    await self.progress.update(snapshot)
+                    if not more:
+                        break
+                    page += 1
+                    if counts.new - indexed_at >= search_index.CATCH_UP_DURING_JOB:
+                        # A long collection: keep the tracks searched by LIKE few.
+                        await search_index.catch_up()
+                        indexed_at = counts.new
+            finally:
+                if pending is not None:
+                    pending.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await pending
         return replace(
             snapshot, state="succeeded", phase="done", total=seen, counts=counts.as_dict()
         )
 
     async def _store_page(
         self,
+        session: db.BulkSession,
         listing: TrackList,
         counts: CollectCounts,
         seen: int,
@@ -231,23 +249,26 @@ class CollectionService:
         ordered: bool,
     ) -> tuple[CollectCounts, int]:
         """Store one page and its checkpoint in one transaction; retry a lost lock race."""
-        for attempt in range(1, 4):
+        after = seen + len(listing.tracks) + listing.skipped
+
+        async def write(bulk: db.Bulk) -> CollectCounts:
             trial = CollectCounts(**counts.as_dict())
+            await store_tracks(listing.tracks, trial, job_pk=job_pk, ordered=ordered, bulk=bulk)
+            trial.skipped += listing.skipped
+            if job_pk is not None:
+                # In the page's own transaction: stored pages and the checkpoint always
+                # agree, so a redelivered job resumes exactly after them.
+                mark = {"next_page": page + 1, "counts": trial.as_dict(), "seen": after}
+                await bulk.execute(
+                    "UPDATE job SET checkpoint = ? WHERE id = ?", json.dumps(mark), job_pk
+                )
+            return trial
+
+        for attempt in range(1, 4):
             try:
-                async with db.bulk_transaction() as bulk:
-                    await store_tracks(
-                        listing.tracks, trial, job_pk=job_pk, ordered=ordered, bulk=bulk
-                    )
-                    trial.skipped += listing.skipped
-                    after = seen + len(listing.tracks) + listing.skipped
-                    if job_pk is not None:
-                        # In the page's own transaction: stored pages and the checkpoint
-                        # always agree, so a redelivered job resumes exactly after them.
-                        mark = {"next_page": page + 1, "counts": trial.as_dict(), "seen": after}
-                        await bulk.execute(
-                            "UPDATE job SET checkpoint = ? WHERE id = ?", json.dumps(mark), job_pk
-                        )
-                return trial, after
+                # On SQLite the whole page is written on the database's own thread while
+                # this one fetches and parses the next page.
+                return await session.run(write), after
             except Exception as exc:
                 if attempt == 3 or not db.is_transient(exc):
                     raise
@@ -256,8 +277,8 @@ class CollectionService:
 
     async def _job_pk(self) -> int | None:
         """The job row's primary key, for recording which tracks the job saw."""
-        if self.task_id is None:
-            return None
+        if self.job_pk is not None or self.task_id is None:
+            return self.job_pk
         row = await Job.select(Job._meta.primary_key).where(Job.task_id == self.task_id).first()
         return int(row["id"]) if row else None
 
@@ -275,13 +296,14 @@ def _expected_total(listing: TrackList, request: CollectRequest, seen: int) -> i
 # ---------------------------------------------------------------- storing tracks
 
 
-def encode_raw(raw: dict[str, Any]) -> str:
-    """Beatport's JSON for a track as stored; its hash tells a changed track from the same.
+def encode_raw(raw: dict[str, Any]) -> bytes:
+    """Beatport's JSON for a track as stored (UTF-8); its hash tells a changed track from
+    the same.
 
     Beatport serialises its objects in a fixed key order, so no sorting is needed (and
     at worst a reordering counts as one needless update).
     """
-    return json.dumps(raw, separators=(",", ":"), ensure_ascii=False)
+    return msgspec.json.encode(raw)
 
 
 def search_text(track: BeatportTrack) -> str:
@@ -325,8 +347,8 @@ async def _upsert_refs(
         rows.append((ref.beatport_id, *(values[column] for column in columns)))
     names = ", ".join(columns)
     condition, args = bulk.any_of("beatport_id", [row[0] for row in rows])
-    found = await bulk.fetch(
-        f"SELECT id, beatport_id, {names} FROM {table} WHERE {condition}", *args
+    found = await bulk.select(
+        ["id", "beatport_id", *columns], f"FROM {table} WHERE {condition}", *args
     )
     known = {int(row["beatport_id"]): row for row in found}
     # Only new rows are inserted and only changed rows updated: rows that are already
@@ -348,7 +370,7 @@ async def _upsert_refs(
     )
     if missing:
         condition, args = bulk.any_of("beatport_id", [row[0] for row in missing])
-        found += await bulk.fetch(f"SELECT id, beatport_id FROM {table} WHERE {condition}", *args)
+        found += await bulk.select(["id", "beatport_id"], f"FROM {table} WHERE {condition}", *args)
     return {int(row["beatport_id"]): int(row["id"]) for row in found}
 
 
@@ -397,16 +419,16 @@ async def store_tracks(
     condition, args = bulk.any_of("beatport_id", [t.beatport_id for t in batch])
     existing = {
         int(row["beatport_id"]): row
-        for row in await bulk.fetch(
-            f"SELECT id, beatport_id, content_hash FROM track WHERE {condition}", *args
+        for row in await bulk.select(
+            ["id", "beatport_id", "content_hash"], f"FROM track WHERE {condition}", *args
         )
     }
     changed: list[BeatportTrack] = []
     rows: list[tuple[Any, ...]] = []
     moment = jobs.now()
     for track in batch:
-        raw_json = encode_raw(track.raw)
-        digest = hashlib.sha1(raw_json.encode()).hexdigest()
+        raw_bytes = encode_raw(track.raw)
+        digest = hashlib.sha1(raw_bytes).hexdigest()
         before = existing.get(track.beatport_id)
         if before is None:
             counts.new += 1
@@ -417,18 +439,20 @@ async def store_tracks(
             continue
         changed.append(track)
         refs = (genre_ids, sub_genre_ids, label_ids, release_ids)
-        rows.append(_track_values(track, raw_json, digest, moment, *refs))
+        rows.append(_track_values(track, raw_bytes.decode(), digest, moment, *refs))
     await bulk.insert(_TRACK_INSERT, rows, _TRACK_ON_CONFLICT)
     track_ids = {int(k): int(v["id"]) for k, v in existing.items()}
     new_ids = [t.beatport_id for t in changed if t.beatport_id not in track_ids]
     if new_ids:
         condition, args = bulk.any_of("beatport_id", new_ids)
-        for row in await bulk.fetch(f"SELECT id, beatport_id FROM track WHERE {condition}", *args):
+        for row in await bulk.select(["id", "beatport_id"], f"FROM track WHERE {condition}", *args):
             track_ids[int(row["beatport_id"])] = int(row["id"])
-    changed_ids = [track_ids[t.beatport_id] for t in changed]
-    if changed_ids:
-        condition, args = bulk.any_of("track", changed_ids)
-        await bulk.fetch(f"DELETE FROM track_artist WHERE {condition}", *args)
+    if changed:
+        # Only tracks stored before can have credits to replace.
+        updated_ids = [track_ids[t.beatport_id] for t in changed if t.beatport_id in existing]
+        if updated_ids:
+            condition, args = bulk.any_of("track", updated_ids)
+            await bulk.execute(f"DELETE FROM track_artist WHERE {condition}", *args)
         await bulk.insert(
             "INSERT INTO track_artist (track, artist, role, position)",
             [

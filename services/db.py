@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import io
 import sqlite3
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
+import msgspec
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.base import Engine
@@ -18,6 +21,8 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table
 
 from services.tables import TABLES
+
+T = TypeVar("T")
 
 # Long enough that a writer waits out another writer's batch instead of failing.
 SQLITE_BUSY_TIMEOUT = 30
@@ -120,17 +125,26 @@ async def write_transaction() -> AsyncIterator[Any]:
             yield tx
 
 
+Runner = Callable[[Callable[[], Any]], Awaitable[Any]]
+
+
 class Bulk:
     """Raw SQL on a write transaction's own connection, for batch work.
 
     Piccolo builds a Python object and a query string per row, which costs more than
     the database work itself for thousands of rows; executemany on the driver does
     not. SQL is written with `?` placeholders and translated for PostgreSQL.
+
+    On PostgreSQL the connection is asyncpg's. On SQLite it is a plain sqlite3
+    connection that lives on one thread, and `run` carries each call there; inside
+    `BulkSession.run` the code already is on that thread, and `run` calls straight
+    through, so its coroutines never wait.
     """
 
-    def __init__(self, transaction: Any) -> None:
-        self._connection = transaction.connection
-        self._postgres = not isinstance(transaction.engine, SQLiteEngine)
+    def __init__(self, connection: Any, *, postgres: bool, run: Runner | None = None) -> None:
+        self._connection = connection
+        self._postgres = postgres
+        self._run = run
 
     def _sql(self, sql: str) -> str:
         if not self._postgres:
@@ -138,30 +152,43 @@ class Bulk:
         parts = sql.split("?")
         return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
 
+    async def _sqlite(self, call: Callable[[], Any]) -> Any:
+        assert self._run is not None
+        return await self._run(call)
+
     async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         """Run one statement for each row."""
-        if rows:
+        if not rows:
+            return
+        if self._postgres:
             await self._connection.executemany(self._sql(sql), rows)
+        else:
+            await self._sqlite(functools.partial(self._connection.executemany, sql, rows))
 
     async def insert(self, head: str, rows: list[tuple[Any, ...]], tail: str = "") -> None:
-        """`head VALUES (…), (…) tail` for many rows: one round trip per chunk on PostgreSQL.
+        """`head VALUES (…), (…) tail` for many rows, in chunks.
 
-        SQLite runs the single-row statement for each row (in-process, that is as fast).
+        One round trip per chunk on PostgreSQL. On SQLite one statement step per chunk
+        instead of one per row: the thread holds Python's lock only to bind values and
+        lets it go for the whole chunk's write, so parsing on the other thread goes on
+        (executemany hands the lock back and forth for every row).
         """
         if not rows:
             return
         width = len(rows[0])
         one = "(" + ", ".join("?" * width) + ")"
-        if not self._postgres:
-            await self._connection.executemany(f"{head} VALUES {one} {tail}", rows)
-            return
-        # Far below PostgreSQL's 32,767 parameters per statement.
-        per_chunk = max(1, 30_000 // width)
+        # Far below PostgreSQL's 32,767 parameters per statement (and SQLite's, 3.32+);
+        # chunks of one size share one prepared statement.
+        per_chunk = max(1, min(500, 30_000 // width))
         for start in range(0, len(rows), per_chunk):
             chunk = rows[start : start + per_chunk]
             values = ", ".join([one] * len(chunk))
             flat = [value for row in chunk for value in row]
-            await self._connection.execute(self._sql(f"{head} VALUES {values} {tail}"), *flat)
+            statement = f"{head} VALUES {values} {tail}"
+            if self._postgres:
+                await self._connection.execute(self._sql(statement), *flat)
+            else:
+                await self._sqlite(functools.partial(self._connection.execute, statement, flat))
 
     def any_of(self, column: str, values: list[Any]) -> tuple[str, list[Any]]:
         """A `column IN (…)` condition and its arguments (one array parameter on PostgreSQL,
@@ -175,15 +202,39 @@ class Bulk:
         if self._postgres:
             await self._connection.execute(self._sql(sql), *args)
         else:
-            await self._connection.execute(sql, args)
+            await self._sqlite(functools.partial(self._connection.execute, sql, args))
+
+    async def select(self, columns: list[str], rest: str, *args: Any) -> list[dict[str, Any]]:
+        """`SELECT columns rest` (a FROM and WHERE, no ORDER BY), rows as dicts.
+
+        On SQLite the rows come back in one step, as one JSON array: stepping row by row
+        hands Python's lock back and forth for every row, and while the loop's thread
+        parses a page that wait is most of the query's time. Columns must be text,
+        numbers or NULL.
+        """
+        if self._postgres:
+            return await self.fetch(f"SELECT {', '.join(columns)} {rest}", *args)
+        connection = self._connection
+        sql = f"SELECT json_group_array(json_array({', '.join(columns)})) {rest}"
+
+        def fetch() -> list[dict[str, Any]]:
+            (packed,) = connection.execute(sql, args).fetchone()
+            return [dict(zip(columns, row, strict=True)) for row in msgspec.json.decode(packed)]
+
+        rows: list[dict[str, Any]] = await self._sqlite(fetch)
+        return rows
 
     async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
         """Rows as dicts."""
         if self._postgres:
             return [dict(row) for row in await self._connection.fetch(self._sql(sql), *args)]
-        async with self._connection.execute(sql, args) as cursor:
-            rows = await cursor.fetchall()
-        return [dict(row) for row in rows]
+        connection = self._connection
+
+        def fetch() -> list[dict[str, Any]]:
+            return [dict(row) for row in connection.execute(sql, args).fetchall()]
+
+        rows: list[dict[str, Any]] = await self._sqlite(fetch)
+        return rows
 
 
 _keepers: dict[str, sqlite3.Connection] = {}
@@ -210,38 +261,133 @@ def release_keepers() -> None:
         _keepers.popitem()[1].close()
 
 
-@dataclass(frozen=True, slots=True)
-class _Connected:
-    """A connection and its engine, shaped like a Piccolo transaction for Bulk."""
+class _SQLiteWriter:
+    """A sqlite3 connection and the one thread that uses it."""
 
-    connection: Any
-    engine: Any
+    def __init__(self, engine: SQLiteEngine) -> None:
+        self._engine = engine
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crate-sqlite")
+        self.connection: sqlite3.Connection | None = None
+
+    async def call(self, function: Callable[[], Any]) -> Any:
+        """Run `function` on the connection's thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, function)
+
+    def _open(self) -> None:
+        # Piccolo's own settings (type converters, autocommit), so values read and
+        # written here are exactly what Piccolo reads and writes.
+        connection = sqlite3.connect(**self._engine.connection_kwargs)
+        connection.row_factory = sqlite3.Row
+        connection.execute("PRAGMA foreign_keys = 1")
+        # The safety level can only be set outside a transaction, hence an own
+        # connection. In WAL mode NORMAL keeps the database intact and loses, on power
+        # loss only, the last commits (re-collected on the next run); FULL fsyncs each.
+        connection.execute("PRAGMA synchronous = NORMAL")
+        self.connection = connection
+
+    def _close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+    async def open(self) -> None:
+        await self.call(self._open)
+
+    async def close(self) -> None:
+        try:
+            await self.call(self._close)
+        finally:
+            self._thread.shutdown(wait=False)
+
+
+class BulkSession:
+    """One connection for a run of bulk write transactions (a job's pages, say).
+
+    On SQLite the connection is opened once, on a thread of its own: opening one per
+    transaction cost as much as writing a page. On PostgreSQL each transaction takes a
+    connection from the pool, as usual.
+    """
+
+    def __init__(self, writer: _SQLiteWriter | None = None) -> None:
+        self._writer = writer
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Bulk]:
+        """A write transaction (IMMEDIATE on SQLite) with raw bulk access."""
+        writer = self._writer
+        if writer is None:
+            async with write_transaction() as transaction:
+                yield Bulk(transaction.connection, postgres=True)
+            return
+        connection = writer.connection
+        assert connection is not None
+        await writer.call(functools.partial(connection.execute, "BEGIN IMMEDIATE"))
+        try:
+            yield Bulk(connection, postgres=False, run=writer.call)
+        except BaseException:
+            await writer.call(connection.rollback)
+            raise
+        await writer.call(connection.commit)
+
+    async def run(self, work: Callable[[Bulk], Coroutine[Any, Any, T]]) -> T:
+        """`work` in one write transaction. On SQLite all of it runs on the connection's
+        thread in one go, so the event loop's thread is free meanwhile (to fetch and
+        parse the next page, say); `work` must only await the Bulk it is given."""
+        writer = self._writer
+        if writer is None:
+            async with self.transaction() as bulk:
+                return await work(bulk)
+        connection = writer.connection
+        assert connection is not None
+
+        async def direct(call: Callable[[], Any]) -> Any:
+            return call()
+
+        def whole() -> T:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                result: T = _complete(work(Bulk(connection, postgres=False, run=direct)))
+            except BaseException:
+                connection.rollback()
+                raise
+            connection.commit()
+            return result
+
+        outcome: T = await writer.call(whole)
+        return outcome
+
+
+def _complete(coroutine: Coroutine[Any, Any, T]) -> T:
+    """The result of a coroutine that never waits (see `BulkSession.run`)."""
+    try:
+        coroutine.send(None)
+    except StopIteration as stop:
+        return cast(T, stop.value)
+    coroutine.close()
+    raise RuntimeError("bulk work on SQLite waited for something other than its Bulk")
+
+
+@contextlib.asynccontextmanager
+async def bulk_session() -> AsyncIterator[BulkSession]:
+    """A `BulkSession` on the current database."""
+    engine = current()
+    if not isinstance(engine, SQLiteEngine):
+        yield BulkSession()
+        return
+    _keep_open(engine)
+    writer = _SQLiteWriter(engine)
+    try:
+        await writer.open()
+        yield BulkSession(writer)
+    finally:
+        await writer.close()
 
 
 @contextlib.asynccontextmanager
 async def bulk_transaction() -> AsyncIterator[Bulk]:
-    """A write transaction with raw bulk access to its connection."""
-    engine = current()
-    if not isinstance(engine, SQLiteEngine):
-        async with write_transaction() as transaction:
-            yield Bulk(transaction)
-        return
-    _keep_open(engine)
-    # SQLite: our own connection, because the safety level can only be set outside a
-    # transaction. In WAL mode NORMAL keeps the database intact and loses, on power loss
-    # only, the last commits (re-collected on the next run); FULL fsyncs every page.
-    connection = await engine.get_connection()
-    try:
-        await connection.execute("PRAGMA synchronous = NORMAL")
-        await connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield Bulk(_Connected(connection, engine))
-        except BaseException:
-            await connection.execute("ROLLBACK")
-            raise
-        await connection.execute("COMMIT")
-    finally:
-        await connection.close()
+    """One write transaction with raw bulk access to its connection."""
+    async with bulk_session() as session, session.transaction() as bulk:
+        yield bulk
 
 
 async def start_pool() -> None:

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
-from services import db
 from services.tables import Job
 
 JobState = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
@@ -142,14 +141,13 @@ async def recent(limit: int = 50, *, offset: int = 0) -> list[dict[str, Any]]:
     return list(rows)
 
 
-async def mark_started(task_id: str) -> dict[str, Any]:
-    """Set a job running (a redelivered job keeps its first start time); return its row."""
-    row = await get(task_id)
-    values: dict[Any, Any] = {Job.state: "running", Job.retry_at: None}
+async def mark_started(row: dict[str, Any], phase: str = "starting") -> None:
+    """Set the job of `row` (as read just before) running, in one statement; a
+    redelivered job keeps its first start time."""
+    values: dict[Any, Any] = {Job.state: "running", Job.retry_at: None, Job.phase: phase}
     if row["started_at"] is None:
         values[Job.started_at] = now()
-    await Job.update(values).where(Job.task_id == task_id)
-    return row
+    await Job.update(values).where(Job.task_id == row["task_id"])
 
 
 async def save_snapshot(task_id: str, snapshot: Snapshot) -> None:
@@ -165,8 +163,8 @@ async def save_snapshot(task_id: str, snapshot: Snapshot) -> None:
     }
     if snapshot.state in FINAL_STATES:
         values[Job.finished_at] = now()
-    async with db.write_transaction():
-        await Job.update(values).where(Job.task_id == task_id)
+    # One statement: no transaction needed (each is atomic, also on SQLite).
+    await Job.update(values).where(Job.task_id == task_id)
 
 
 async def save_checkpoint(task_id: str, checkpoint: dict[str, Any] | None) -> None:

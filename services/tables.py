@@ -74,17 +74,19 @@ class Track(Table):
     remixers_text = Text(default="")
     search_text = Text(default="")
     isrc = Varchar(length=20, null=True, default=None, index=True)
-    bpm = Integer(null=True, default=None, index=True)
+    # bpm, camelot, genre, label and new_release_date are indexed by the covering browse
+    # indexes (migration 2026-11-29T00:30), which lead with them; see migration 03:00.
+    bpm = Integer(null=True, default=None)
     key_name = Varchar(length=40, null=True, default=None)
-    camelot = Varchar(length=3, null=True, default=None, index=True)
-    genre = ForeignKey(references=Genre, null=True, index=True, on_delete=OnDelete.set_null)
+    camelot = Varchar(length=3, null=True, default=None)
+    genre = ForeignKey(references=Genre, null=True, on_delete=OnDelete.set_null)
     sub_genre = ForeignKey(references=SubGenre, null=True, index=True, on_delete=OnDelete.set_null)
-    label = ForeignKey(references=Label, null=True, index=True, on_delete=OnDelete.set_null)
+    label = ForeignKey(references=Label, null=True, on_delete=OnDelete.set_null)
     release = ForeignKey(references=Release, null=True, index=True, on_delete=OnDelete.set_null)
     catalog_number = Varchar(length=100, null=True, default=None)
     length_ms = Integer(null=True, default=None)
     publish_date = Date(null=True, default=None)
-    new_release_date = Date(null=True, default=None, index=True)
+    new_release_date = Date(null=True, default=None)
     pre_order = Boolean(default=False)
     exclusive = Boolean(default=False)
     is_hype = Boolean(default=False)
@@ -113,7 +115,8 @@ class Track(Table):
     spotify_preview_url = Text(null=True, default=None)
     spotify_method = Varchar(length=10, null=True, default=None)
     spotify_confidence = Float(null=True, default=None)
-    spotify_searched_at = Timestamptz(null=True, default=None, index=True)
+    # Indexed by track_spotify_state (spotify_searched_at, spotify_id).
+    spotify_searched_at = Timestamptz(null=True, default=None)
     spotify_error = Text(null=True, default=None)
     audio_features = JSON(null=True, default=None)
 
@@ -121,8 +124,9 @@ class Track(Table):
 class TrackArtist(Table, tablename="track_artist"):
     """Who is credited on a track, as artist or remixer, in Beatport's order."""
 
-    track = ForeignKey(references=Track, on_delete=OnDelete.cascade, index=True)
-    artist = ForeignKey(references=Artist, on_delete=OnDelete.cascade, index=True)
+    # Indexed by track_artist_unique (track, role, artist) and track_artist_by_artist.
+    track = ForeignKey(references=Track, on_delete=OnDelete.cascade)
+    artist = ForeignKey(references=Artist, on_delete=OnDelete.cascade)
     role = Varchar(length=10)  # "artist" or "remixer"
     position = Integer(default=0)
 
@@ -164,7 +168,8 @@ class Job(Table):
 class JobTrack(Table, tablename="job_track"):
     """A track a job saw, with its chart position when the source is ordered."""
 
-    job = ForeignKey(references=Job, on_delete=OnDelete.cascade, index=True)
+    # `job` is indexed by job_track_unique (job, track).
+    job = ForeignKey(references=Job, on_delete=OnDelete.cascade)
     track = ForeignKey(references=Track, on_delete=OnDelete.cascade, index=True)
     position = Integer(null=True, default=None)
 

@@ -67,17 +67,23 @@ def create_broker(settings: Settings) -> AsyncBroker:
             watch_for_shutdown()
             # Heartbeats, reclaims and deferred jobs (a long Spotify rate limit) live here.
             state.release_loop = asyncio.create_task(housekeeping(broker, settings))
+            # Tracks a stopped worker stored but did not index for search yet (SQLite).
+            state.upkeep = asyncio.create_task(catch_up_quietly())
 
     async def close_resources(state: TaskiqState) -> None:
         if broker.is_worker_process:
             loop_task = getattr(state, "release_loop", None)
             if loop_task is not None:
                 loop_task.cancel()
+            upkeep = getattr(state, "upkeep", None)
+            if upkeep is not None:
+                upkeep.cancel()
             await db.close_pool()
 
     broker.add_event_handler(TaskiqEvents.WORKER_STARTUP, open_resources)
     broker.add_event_handler(TaskiqEvents.WORKER_SHUTDOWN, close_resources)
 
+    from services.search_index import catch_up_quietly
     from tasks.jobs import housekeeping, watch_for_shutdown
     from tasks.registry import register_all
 

@@ -14,7 +14,7 @@ COLLECT_KIND = "collect_bp_tracks_task"
 async def collect_bp_tracks_task(job: JobContext) -> jobs.Snapshot:
     """Collect one Beatport source into the library; Beatport's refusals fail the job in words."""
     request = CollectRequest.from_params(job.params)
-    service = CollectionService(progress=job.progress, task_id=job.task_id)
+    service = CollectionService(progress=job.progress, task_id=job.task_id, job_pk=job.row_id)
     try:
         async with BeatportClient(job.settings) as client:
             final = await service.collect(request, source=client, checkpoint=job.checkpoint)

@@ -52,6 +52,7 @@ class JobContext:
     progress: ResultBackendProgress
     checkpoint: dict[str, Any] | None
     broker: AsyncBroker
+    row_id: int | None = None  # the job row's primary key
 
 
 JobBody = Callable[[JobContext], Awaitable[jobs.Snapshot]]
@@ -67,8 +68,14 @@ class ResultBackendProgress:
         self._row_state: str | None = None
         self.last = jobs.Snapshot(state="running")
 
-    async def update(self, snapshot: jobs.Snapshot) -> None:
-        """Publish the snapshot; write the row when the state changed or a second passed."""
+    def row_written(self, state: str) -> None:
+        """The job row was just saved with `state` by someone else (no need to again)."""
+        self._row_written_at = time.monotonic()
+        self._row_state = state
+
+    async def update(self, snapshot: jobs.Snapshot, *, save_row: bool = False) -> None:
+        """Publish the snapshot; write the row when asked, when the state changed or when a
+        second passed."""
         self.last = snapshot
         try:
             await self._broker.result_backend.set_progress(
@@ -78,7 +85,11 @@ class ResultBackendProgress:
             # The row still records progress; the badge falls back to it.
             logger.warning("progress not published for %s: %s", self._task_id, exc)
         moment = time.monotonic()
-        if snapshot.state != self._row_state or moment - self._row_written_at >= ROW_WRITE_INTERVAL:
+        if (
+            save_row
+            or snapshot.state != self._row_state
+            or moment - self._row_written_at >= ROW_WRITE_INTERVAL
+        ):
             await jobs.save_snapshot(self._task_id, snapshot)
             self._row_written_at = moment
             self._row_state = snapshot.state
@@ -95,13 +106,26 @@ class ResultBackendProgress:
         await jobs.save_checkpoint(self._task_id, value)
 
 
-def register_job(broker: AsyncBroker, kind: str, body: JobBody) -> None:
-    """Make `body` runnable as job `kind` on `broker` (and in any worker importing this)."""
+def register_job(
+    broker: AsyncBroker,
+    kind: str,
+    body: JobBody,
+    *,
+    after: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Make `body` runnable as job `kind` on `broker` (and in any worker importing this).
+
+    `after` runs once the job has ended and its ending is recorded: upkeep the job's
+    result does not wait for (it must not raise).
+    """
 
     async def run_job(
         params: dict[str, Any], context: Annotated[Context, TaskiqDepends()]
     ) -> dict[str, Any]:
-        return await execute(context, body, params)
+        result = await execute(context, body, params)
+        if after is not None:
+            await after()
+        return result
 
     run_job.__name__ = f"job_{kind}"
     broker.register_task(run_job, task_name=kind)
@@ -156,8 +180,11 @@ async def _run(
     """The body of `execute`, once this worker holds the job: the result, and when to run
     the job again (a wait, or a worker stopping), if it did not end."""
     task_id = context.message.task_id
-    await jobs.mark_started(task_id)
-    job = JobContext(task_id, params, settings, progress, row["checkpoint"], context.broker)
+    await jobs.mark_started(row)
+    progress.row_written("running")
+    job = JobContext(
+        task_id, params, settings, progress, row["checkpoint"], context.broker, int(row["id"])
+    )
     try:
         if row["cancel_requested"]:
             raise jobs.JobCancelled()
@@ -185,8 +212,7 @@ async def _run(
         logger.exception("job %s (%s) crashed", task_id, context.message.task_name)
         reason = redact(f"Unexpected error: {type(exc).__name__}: {exc}", settings.secrets())
         final = replace(progress.last, state="failed", error=reason, retry_at=None)
-    await jobs.save_snapshot(task_id, final)
-    await progress.update(final)
+    await progress.update(final, save_row=True)
     return final.to_json(), None
 
 

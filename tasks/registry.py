@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from taskiq import AsyncBroker
 
+from services.search_index import catch_up_quietly
 from tasks.collection import COLLECT_KIND, collect_bp_tracks_task
 from tasks.enrichment import ENRICH_KIND, enrich_spotify_data_task
 from tasks.jobs import register_job
@@ -17,7 +18,8 @@ async def tick() -> None:
 
 def register_all(broker: AsyncBroker) -> None:
     """Register Crate's jobs on `broker`."""
-    register_job(broker, COLLECT_KIND, collect_bp_tracks_task)
+    # New tracks enter SQLite's search index once the collection has ended.
+    register_job(broker, COLLECT_KIND, collect_bp_tracks_task, after=catch_up_quietly)
     register_job(broker, ENRICH_KIND, enrich_spotify_data_task)
     broker.register_task(tick, task_name=TICK_TASK)
     broker.register_task(run_schedule, task_name=RUN_SCHEDULE_TASK)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from datetime import date
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from bs4 import BeautifulSoup
 
+from services import search_index
 from services.beatport import Target
 from services.beatport_client import BeatportClient
 from services.collection import CollectionService, CollectRequest
@@ -228,6 +230,12 @@ async def test_json_api_starts_a_collection_and_reports_it(
     )
     by_position = {s["position"]: s["track.beatport_id"] for s in sightings}
     assert [by_position[i] for i in range(1, 41)] == fake.track_ids("chart", 11)
+    # Once the job has ended, its tracks enter SQLite's search index.
+    for _ in range(100):
+        if await search_index.pending() == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert await search_index.pending() == 0
 
 
 async def test_htmx_form_answers_with_the_live_badge(app_with_fake: LiveApp) -> None:

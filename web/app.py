@@ -22,7 +22,7 @@ from litestar.template.config import TemplateConfig
 from redis.exceptions import RedisError
 from taskiq import AsyncBroker
 
-from services import db
+from services import db, search_index
 from services.redaction import install_log_redaction
 from services.settings import Settings
 from tasks import jobs as job_tasks
@@ -86,6 +86,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
         except (RedisError, OSError) as exc:
             logger.warning("job queue not reachable at start (%s); jobs wait for it", exc)
         scheduler_task: asyncio.Task[None] | None = None
+        # Tracks a stopped process stored but did not index for search yet (SQLite).
+        upkeep = asyncio.create_task(search_index.catch_up_quietly())
         if not settings.redis_url:
             # In-process jobs die with the process: pick up what the last one left open.
             recovered = await job_tasks.recover_in_process(broker)
@@ -96,6 +98,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
         try:
             yield
         finally:
+            upkeep.cancel()
             if scheduler_task is not None:
                 scheduler_task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

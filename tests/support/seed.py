@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any, Final
 
-from services import db, jobs
+from services import db, jobs, search_index
 from services.beatport import BeatportTrack, parse_track
 from services.collection import CollectCounts, store_tracks
 from services.tables import Job, Track
@@ -343,6 +343,8 @@ async def seed(
                 on_progress(stored)
         if stored >= tracks:
             break
+    # As after a collection job: the new tracks enter SQLite's search index.
+    await search_index.catch_up()
     task_id = await _chart_job(world.rng, chart[:100])
     await _spotify_states()
     return SeedSummary(stored, time.perf_counter() - started, task_id)
