@@ -32,20 +32,12 @@ from services.beatport import (
     parse_target,
     parse_track,
 )
+from tests.support.fixtures import real_fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _fixtures() -> Path:
-    # CI clones the repository with shared/ beside it; locally it is /work/shared.
-    for base in (ROOT.parent / "shared", Path("/work/shared")):
-        folder = base / "fixtures" / "real" / "beatport"
-        if folder.is_dir():
-            return folder
-    raise FileNotFoundError("shared/fixtures/real/beatport is missing")
-
-
-FIXTURES = _fixtures()
+FIXTURES = real_fixtures() / "beatport"
 TOP100_JSON = FIXTURES / "top-100_2026-01-25.next_data.trimmed.json"
 TOP100_HTML = FIXTURES / "top-100_2026-01-25.trimmed.html"
 PURPOSE = FIXTURES / "track-page_purpose_6389004.next_data.json"

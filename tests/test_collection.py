@@ -389,11 +389,12 @@ def test_cli_collects_with_a_progress_report_and_explains_failures(
         **process_env,
         "BEATPORT_MODE": "web",
         "BEATPORT_WEB_URL": fake.web_url,
-        "BEATPORT_MIN_INTERVAL": "0",
+        # Pages half a second apart, so the CLI (polling four times a second) sees them.
+        "BEATPORT_MIN_INTERVAL": "0.5",
     }
     done = subprocess.run(
         crate_command(
-            "collect", "https://www.beatport.com/chart/x/11", "--max-pages", "5", "--wait"
+            "collect", "https://www.beatport.com/label/x/22/tracks", "--max-pages", "5", "--wait"
         ),
         cwd=tmp_path,
         env=env,
@@ -402,8 +403,8 @@ def test_cli_collects_with_a_progress_report_and_explains_failures(
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert "Done (40 new, 0 updated, 0 unchanged, 0 skipped)." in done.stdout
-    assert "page 1" in done.stderr  # progress lines when not on a terminal
+    assert "Done (400 new, 0 updated, 0 unchanged, 0 skipped)." in done.stdout
+    assert "page 1 of 4" in done.stderr, done.stderr  # progress lines off a terminal
 
     bad = subprocess.run(
         crate_command("collect", "https://example.com/top-100"),

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -24,12 +22,9 @@ from services.matching import (
 )
 from services.spotify import SpotifyTrack
 from tests.matching_cases import CASES, DEFAULT_THRESHOLD, MatchCase, decide
+from tests.support.fixtures import real_fixtures
 
-FIXTURES = Path(
-    os.environ.get(
-        "CRATE_REAL_FIXTURES", Path(__file__).resolve().parents[2] / "shared/fixtures/real"
-    )
-)
+FIXTURES = real_fixtures()
 
 
 def spotify(name: str, *artists: str, ms: int = 300_000, **extra: object) -> SpotifyTrack:

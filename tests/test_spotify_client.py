@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -30,11 +29,10 @@ from services.spotify import (
     parse_retry_after,
 )
 from tests.fakes.spotify import FakeSpotify, parse_search_query, running
+from tests.support.fixtures import real_fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = (
-    Path(os.environ.get("CRATE_REAL_FIXTURES", ROOT.parent / "shared/fixtures/real")) / "spotify"
-)
+FIXTURES = real_fixtures() / "spotify"
 SECRET = "s3cret-value-that-must-never-leak"
 
 

@@ -20,14 +20,10 @@ from bs4 import BeautifulSoup
 from bs4.filter import SoupStrainer
 
 from services.beatport import extract_next_data, find_tracks
+from tests.support.fixtures import real_fixtures
 
 ROOT = Path(__file__).resolve().parents[2]
-SHARED = next(
-    base
-    for base in (ROOT.parent / "shared", Path("/work/shared"))
-    if (base / "fixtures" / "real" / "beatport").is_dir()
-)
-FIXTURES = SHARED / "fixtures" / "real" / "beatport"
+FIXTURES = real_fixtures() / "beatport"
 TARGET_SIZE = 1_000_000
 
 

@@ -39,16 +39,14 @@ from types import TracebackType
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
+from tests.support.fixtures import real_fixtures
+
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 
 
 def fixtures_dir() -> Path:
-    """The real Beatport samples: shared/ beside the repository, else /work/shared."""
-    for base in (REPO_ROOT.parent / "shared", Path("/work/shared")):
-        folder = base / "fixtures" / "real" / "beatport"
-        if folder.is_dir():
-            return folder
-    raise FileNotFoundError("shared/fixtures/real/beatport not found beside the repository")
+    """The real Beatport samples (see tests.support.fixtures)."""
+    return real_fixtures() / "beatport"
 
 
 _REAL_TOP100: Final = fixtures_dir() / "top-100_2026-01-25.next_data.trimmed.json"
