@@ -359,17 +359,22 @@ async def _upsert_refs(
         for row in rows
         if row[0] in known and tuple(known[row[0]][c] for c in columns) != row[1:]
     ]
-    await bulk.insert(
+    inserted = await bulk.insert(
         f"INSERT INTO {table} (beatport_id, {names})",
         missing,
         "ON CONFLICT (beatport_id) DO NOTHING",
+        returning=["id", "beatport_id"],
     )
+    found += inserted
     await bulk.executemany(
         f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE beatport_id = ?",
         [(*row[1:], row[0]) for row in changed],
     )
-    if missing:
-        condition, args = bulk.any_of("beatport_id", [row[0] for row in missing])
+    # What another job inserted meanwhile (or all new rows, on SQLite): read their ids.
+    got = {int(row["beatport_id"]) for row in inserted}
+    unread = [row[0] for row in missing if row[0] not in got]
+    if unread:
+        condition, args = bulk.any_of("beatport_id", unread)
         found += await bulk.select(["id", "beatport_id"], f"FROM {table} WHERE {condition}", *args)
     return {int(row["beatport_id"]): int(row["id"]) for row in found}
 
@@ -440,8 +445,11 @@ async def store_tracks(
         changed.append(track)
         refs = (genre_ids, sub_genre_ids, label_ids, release_ids)
         rows.append(_track_values(track, raw_bytes.decode(), digest, moment, *refs))
-    await bulk.insert(_TRACK_INSERT, rows, _TRACK_ON_CONFLICT)
+    written = await bulk.insert(
+        _TRACK_INSERT, rows, _TRACK_ON_CONFLICT, returning=["id", "beatport_id"]
+    )
     track_ids = {int(k): int(v["id"]) for k, v in existing.items()}
+    track_ids.update({int(row["beatport_id"]): int(row["id"]) for row in written})
     new_ids = [t.beatport_id for t in changed if t.beatport_id not in track_ids]
     if new_ids:
         condition, args = bulk.any_of("beatport_id", new_ids)

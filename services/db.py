@@ -165,16 +165,28 @@ class Bulk:
         else:
             await self._sqlite(functools.partial(self._connection.executemany, sql, rows))
 
-    async def insert(self, head: str, rows: list[tuple[Any, ...]], tail: str = "") -> None:
+    async def insert(
+        self,
+        head: str,
+        rows: list[tuple[Any, ...]],
+        tail: str = "",
+        *,
+        returning: list[str] | None = None,
+    ) -> list[dict[str, Any]]:
         """`head VALUES (…), (…) tail` for many rows, in chunks.
 
         One round trip per chunk on PostgreSQL. On SQLite one statement step per chunk
         instead of one per row: the thread holds Python's lock only to bind values and
         lets it go for the whole chunk's write, so parsing on the other thread goes on
         (executemany hands the lock back and forth for every row).
+
+        With `returning`, PostgreSQL also answers those columns of the rows it wrote,
+        which saves reading them back; SQLite answers nothing (its RETURNING rows come
+        one step each, the slow way above), so callers look up what they miss.
         """
+        written: list[dict[str, Any]] = []
         if not rows:
-            return
+            return written
         width = len(rows[0])
         one = "(" + ", ".join("?" * width) + ")"
         # Far below PostgreSQL's 32,767 parameters per statement (and SQLite's, 3.32+);
@@ -185,10 +197,14 @@ class Bulk:
             values = ", ".join([one] * len(chunk))
             flat = [value for row in chunk for value in row]
             statement = f"{head} VALUES {values} {tail}"
-            if self._postgres:
+            if self._postgres and returning:
+                statement += f" RETURNING {', '.join(returning)}"
+                written += await self.fetch(statement, *flat)
+            elif self._postgres:
                 await self._connection.execute(self._sql(statement), *flat)
             else:
                 await self._sqlite(functools.partial(self._connection.execute, statement, flat))
+        return written
 
     def any_of(self, column: str, values: list[Any]) -> tuple[str, list[Any]]:
         """A `column IN (…)` condition and its arguments (one array parameter on PostgreSQL,
