@@ -70,6 +70,25 @@ def _ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+class SharedTransport(httpx.AsyncBaseTransport):
+    """One connection pool for every Beatport client of a worker process: connections
+    (and TLS sessions) outlive each job's client, so a run of small jobs does not open
+    a connection per job. Each client's close leaves it open; its owner closes it."""
+
+    def __init__(self) -> None:
+        self._inner = httpx.AsyncHTTPTransport(verify=_ssl_context())
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """Nothing: a job's client is done, the pool is not."""
+
+    async def close(self) -> None:
+        """Close the pool's connections (at worker shutdown)."""
+        await self._inner.aclose()
+
+
 class BeatportError(Exception):
     """Fetching from Beatport failed; the message is in words and safe to show (no secrets)."""
 
@@ -117,6 +136,7 @@ class BeatportClient:
         backoff_base: float = 1.0,
         rng: random.Random | None = None,
         timeout: float = 20.0,
+        transport: SharedTransport | None = None,
     ) -> None:
         self.mode: Literal["web", "api"] = settings.effective_beatport_mode
         self._web_url = settings.beatport_web_url.rstrip("/")
@@ -136,6 +156,7 @@ class BeatportClient:
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             follow_redirects=False,
             verify=_ssl_context(),
+            transport=transport,
         )
         self._turn = asyncio.Lock()
         self._auth = asyncio.Lock()

@@ -10,12 +10,12 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
-from taskiq_redis import RedisAsyncResultBackend
 
 from services import db
+from services.beatport_client import SharedTransport
 from services.redaction import install_log_redaction
 from services.settings import Settings
-from tasks.stream import CrateStreamBroker
+from tasks.stream import CrateResultBackend, CrateStreamBroker
 
 QUEUE_NAME = "crate"
 RESULT_TTL_SECONDS = 7 * 24 * 3600
@@ -48,7 +48,7 @@ def create_broker(settings: Settings) -> AsyncBroker:
             xread_block=1000,
             **resilient_connections(),
         ).with_result_backend(
-            RedisAsyncResultBackend(
+            CrateResultBackend(
                 settings.redis_url,
                 keep_results=True,
                 result_ex_time=RESULT_TTL_SECONDS,
@@ -67,6 +67,7 @@ def create_broker(settings: Settings) -> AsyncBroker:
             watch_for_shutdown()
             # Heartbeats, reclaims and deferred jobs (a long Spotify rate limit) live here.
             state.release_loop = asyncio.create_task(housekeeping(broker, settings))
+            state.beatport_transport = SharedTransport()
             # Tracks a stopped worker stored but did not index for search yet (SQLite).
             state.upkeep = asyncio.create_task(catch_up_quietly())
 
@@ -78,6 +79,9 @@ def create_broker(settings: Settings) -> AsyncBroker:
             upkeep = getattr(state, "upkeep", None)
             if upkeep is not None:
                 upkeep.cancel()
+            transport = getattr(state, "beatport_transport", None)
+            if transport is not None:
+                await transport.close()
             await db.close_pool()
 
     broker.add_event_handler(TaskiqEvents.WORKER_STARTUP, open_resources)

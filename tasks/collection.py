@@ -16,7 +16,7 @@ async def collect_bp_tracks_task(job: JobContext) -> jobs.Snapshot:
     request = CollectRequest.from_params(job.params)
     service = CollectionService(progress=job.progress, task_id=job.task_id, job_pk=job.row_id)
     try:
-        async with BeatportClient(job.settings) as client:
+        async with BeatportClient(job.settings, transport=job.http_transport) as client:
             final = await service.collect(request, source=client, checkpoint=job.checkpoint)
     except BeatportError as exc:
         raise jobs.JobFailed(str(exc)) from exc

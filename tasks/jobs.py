@@ -28,6 +28,7 @@ from taskiq.depends.progress_tracker import TaskProgress
 from taskiq.kicker import AsyncKicker
 
 from services import jobs
+from services.beatport_client import SharedTransport
 from services.redaction import redact
 from services.settings import Settings
 from tasks.stream import TICK_TASK, CrateStreamBroker
@@ -53,6 +54,8 @@ class JobContext:
     checkpoint: dict[str, Any] | None
     broker: AsyncBroker
     row_id: int | None = None  # the job row's primary key
+    # A worker's pool of Beatport connections (None: each job opens its own).
+    http_transport: SharedTransport | None = None
 
 
 JobBody = Callable[[JobContext], Awaitable[jobs.Snapshot]]
@@ -183,7 +186,14 @@ async def _run(
     await jobs.mark_started(row)
     progress.row_written("running")
     job = JobContext(
-        task_id, params, settings, progress, row["checkpoint"], context.broker, int(row["id"])
+        task_id,
+        params,
+        settings,
+        progress,
+        row["checkpoint"],
+        context.broker,
+        int(row["id"]),
+        getattr(context.state, "beatport_transport", None),
     )
     try:
         if row["cancel_requested"]:

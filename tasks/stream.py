@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
-from taskiq import AckableMessage
-from taskiq_redis import RedisStreamBroker
+from taskiq import AckableMessage, TaskiqResult
+from taskiq.depends.progress_tracker import TaskProgress
+from taskiq_redis import RedisAsyncResultBackend, RedisStreamBroker
+from taskiq_redis.redis_backend import PROGRESS_KEY_SUFFIX
 
 logger = logging.getLogger("crate.worker")
 
@@ -82,8 +84,22 @@ class CrateStreamBroker(RedisStreamBroker):
             await asyncio.sleep(1)
 
     def client(self) -> Redis:
-        """A Redis client on the broker's pool (use as an async context manager)."""
-        return Redis(connection_pool=self.connection_pool)
+        """The broker's Redis client on its pool (usable as an async context manager:
+        leaving it keeps the pool open). One for all calls: redis-py builds a table of
+        reply parsers for each new client, which cost more than a lease's round trip."""
+        cached: Redis | None = getattr(self, "_crate_client", None)
+        if cached is None or cached.connection_pool is not self.connection_pool:
+            cached = Redis(connection_pool=self.connection_pool)
+            self._crate_client = cached
+        return cached
+
+    def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:
+        """Acknowledge a message through the broker's one client (see `client`)."""
+
+        async def ack() -> None:
+            await self.client().xack(queue_name, self.consumer_group_name, id)
+
+        return ack
 
     async def refresh_own_pending(self) -> int:
         """Reset the idle time of every message this worker holds; return how many."""
@@ -136,3 +152,34 @@ class CrateStreamBroker(RedisStreamBroker):
         """Give the lease back (only if it is still ours)."""
         async with self.client() as redis:
             await redis.eval(_RELEASE, 1, LEASE_PREFIX + task_id, owner)
+
+
+class CrateResultBackend(RedisAsyncResultBackend):  # type: ignore[type-arg]
+    """taskiq-redis's result backend, writing results and progress through one client
+    (a job reports progress several times; a new client each time was most of the cost)."""
+
+    def _client(self) -> Redis:
+        cached: Redis | None = getattr(self, "_crate_client", None)
+        if cached is None or cached.connection_pool is not self.redis_pool:
+            cached = Redis(connection_pool=self.redis_pool)
+            self._crate_client = cached
+        return cached
+
+    async def _write(self, name: str, value: bytes) -> None:
+        if self.result_ex_time:
+            await self._client().set(name=name, value=value, ex=self.result_ex_time)
+        elif self.result_px_time:
+            await self._client().set(name=name, value=value, px=self.result_px_time)
+        else:
+            await self._client().set(name=name, value=value)
+
+    async def set_result(self, task_id: str, result: TaskiqResult[Any]) -> None:
+        """Store a job's result (as the parent class does)."""
+        await self._write(
+            self._task_name(task_id), self.serializer.dumpb(result.model_dump(mode="json"))
+        )
+
+    async def set_progress(self, task_id: str, progress: TaskProgress[Any]) -> None:
+        """Store a job's progress (as the parent class does)."""
+        name = self._task_name(task_id) + PROGRESS_KEY_SUFFIX
+        await self._write(name, self.serializer.dumpb(progress.model_dump(mode="json")))

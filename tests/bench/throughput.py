@@ -1,6 +1,6 @@
 """Benchmark: jobs per minute with 1, 2 and 4 worker processes, and enqueue-to-start latency.
 
-    uv run python tests/bench/throughput.py [--jobs 40]
+    uv run python tests/bench/throughput.py [--jobs 200]
 
 Many small collections (one release of 10 tracks each) from the fake Beatport with
 no politeness delay, on PostgreSQL and a Redis database of its own, with workers
@@ -220,7 +220,7 @@ async def run_round(
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--jobs", type=int, default=40)
+    parser.add_argument("--jobs", type=int, default=200)
     args = parser.parse_args()
     from services import db
 
