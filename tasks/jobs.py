@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import signal
 import threading
 import time
@@ -37,6 +38,9 @@ logger = logging.getLogger("crate.jobs")
 
 # How often a running job's row is written while progress streams to the result backend.
 ROW_WRITE_INTERVAL = 1.0
+# A cancel is looked up at most this often (between pages): a small job then reads its
+# row once, not once more per page.
+CANCEL_CHECK_INTERVAL = 0.5
 
 
 class QueueUnavailable(RuntimeError):
@@ -69,7 +73,12 @@ class ResultBackendProgress:
         self._task_id = task_id
         self._row_written_at = 0.0
         self._row_state: str | None = None
+        self._cancel_checked_at = -math.inf
         self.last = jobs.Snapshot(state="running")
+
+    def cancel_checked(self) -> None:
+        """The job row (and its cancel flag) was just read by someone else."""
+        self._cancel_checked_at = time.monotonic()
 
     def row_written(self, state: str) -> None:
         """The job row was just saved with `state` by someone else (no need to again)."""
@@ -101,6 +110,10 @@ class ResultBackendProgress:
         """Raise JobCancelled when a user asked to stop, JobInterrupted when the worker is."""
         if STOPPING.is_set():
             raise jobs.JobInterrupted()
+        moment = time.monotonic()
+        if moment - self._cancel_checked_at < CANCEL_CHECK_INTERVAL:
+            return
+        self._cancel_checked_at = moment
         if await jobs.cancel_requested(self._task_id):
             raise jobs.JobCancelled()
 
@@ -198,6 +211,7 @@ async def _run(
     try:
         if row["cancel_requested"]:
             raise jobs.JobCancelled()
+        progress.cancel_checked()
         await progress.update(replace(progress.last, state="running", phase="starting"))
         final = await body(job)
     except jobs.JobDeferred as deferred:
