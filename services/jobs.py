@@ -141,10 +141,10 @@ async def recent(limit: int = 50, *, offset: int = 0) -> list[dict[str, Any]]:
     return list(rows)
 
 
-async def mark_started(row: dict[str, Any], phase: str = "starting") -> None:
+async def mark_started(row: dict[str, Any]) -> None:
     """Set the job of `row` (as read just before) running, in one statement; a
     redelivered job keeps its first start time."""
-    values: dict[Any, Any] = {Job.state: "running", Job.retry_at: None, Job.phase: phase}
+    values: dict[Any, Any] = {Job.state: "running", Job.retry_at: None, Job.phase: "starting"}
     if row["started_at"] is None:
         values[Job.started_at] = now()
     await Job.update(values).where(Job.task_id == row["task_id"])

@@ -21,7 +21,7 @@ import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from taskiq import AckableMessage, TaskiqResult
@@ -49,7 +49,20 @@ return 0
 """
 
 
-class CrateStreamBroker(RedisStreamBroker):
+class _OneRedisClient:
+    """One Redis client per connection pool, for every call: redis-py builds a table of
+    reply parsers for each new client, which cost more than a lease's round trip. (A
+    client used as an async context manager leaves a pool it was given open.)"""
+
+    _one_client: Redis | None = None
+
+    def _client_on(self, pool: ConnectionPool) -> Redis:
+        if self._one_client is None or self._one_client.connection_pool is not pool:
+            self._one_client = Redis(connection_pool=pool)
+        return self._one_client
+
+
+class CrateStreamBroker(_OneRedisClient, RedisStreamBroker):
     """RedisStreamBroker with heartbeats, leases, reclaim nudges and restart survival."""
 
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:
@@ -84,14 +97,8 @@ class CrateStreamBroker(RedisStreamBroker):
             await asyncio.sleep(1)
 
     def client(self) -> Redis:
-        """The broker's Redis client on its pool (usable as an async context manager:
-        leaving it keeps the pool open). One for all calls: redis-py builds a table of
-        reply parsers for each new client, which cost more than a lease's round trip."""
-        cached: Redis | None = getattr(self, "_crate_client", None)
-        if cached is None or cached.connection_pool is not self.connection_pool:
-            cached = Redis(connection_pool=self.connection_pool)
-            self._crate_client = cached
-        return cached
+        """The broker's Redis client on its pool (see `_OneRedisClient`)."""
+        return self._client_on(self.connection_pool)
 
     def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:
         """Acknowledge a message through the broker's one client (see `client`)."""
@@ -154,16 +161,12 @@ class CrateStreamBroker(RedisStreamBroker):
             await redis.eval(_RELEASE, 1, LEASE_PREFIX + task_id, owner)
 
 
-class CrateResultBackend(RedisAsyncResultBackend):  # type: ignore[type-arg]
+class CrateResultBackend(_OneRedisClient, RedisAsyncResultBackend):  # type: ignore[type-arg]
     """taskiq-redis's result backend, writing results and progress through one client
     (a job reports progress several times; a new client each time was most of the cost)."""
 
     def _client(self) -> Redis:
-        cached: Redis | None = getattr(self, "_crate_client", None)
-        if cached is None or cached.connection_pool is not self.redis_pool:
-            cached = Redis(connection_pool=self.redis_pool)
-            self._crate_client = cached
-        return cached
+        return self._client_on(self.redis_pool)
 
     async def _write(self, name: str, value: bytes) -> None:
         if self.result_ex_time:

@@ -157,10 +157,13 @@ async def run_round(
             )
             for n in range(4 * workers)
         ]
-        while await Job.count().where(  # noqa: ASYNC110 (polls other processes)
-            Job.task_id.is_in(warm), Job.state != "succeeded"
-        ):
+        for _ in range(600):
+            left = await Job.count().where(Job.task_id.is_in(warm), Job.state != "succeeded")
+            if not left:
+                break
             await asyncio.sleep(0.1)
+        else:
+            raise SystemExit("the warm-up jobs did not all succeed within a minute")
         groups = {
             "workers": [process.pid for process in processes],
             **service_pids(),
