@@ -208,9 +208,11 @@ class Bulk:
 
     def any_of(self, column: str, values: list[Any]) -> tuple[str, list[Any]]:
         """A `column IN (…)` condition and its arguments (one array parameter on PostgreSQL,
-        so the statement is prepared once whatever the number of values)."""
+        so the statement is prepared once whatever the number of values). The column is a
+        4-byte integer, as every id here is: against a bigint array PostgreSQL compares
+        across types, one element at a time, instead of hashing the array."""
         if self._postgres:
-            return f"{column} = ANY(?::bigint[])", [values]
+            return f"{column} = ANY(?::int[])", [values]
         return f"{column} IN ({', '.join('?' * len(values))})", list(values)
 
     async def execute(self, sql: str, *args: Any) -> None:
@@ -316,6 +318,10 @@ class _SQLiteWriter:
             self._thread.shutdown(wait=False)
 
 
+# For a job's page transactions on PostgreSQL (see `bulk_session`).
+_PG_LOAD_SETTINGS = "SET LOCAL enable_seqscan = off; SET LOCAL synchronous_commit = off"
+
+
 class BulkSession:
     """One connection for a run of bulk write transactions (a job's pages, say).
 
@@ -324,8 +330,9 @@ class BulkSession:
     connection from the pool, as usual.
     """
 
-    def __init__(self, writer: _SQLiteWriter | None = None) -> None:
+    def __init__(self, writer: _SQLiteWriter | None = None, *, load: bool = False) -> None:
         self._writer = writer
+        self._load = load
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Bulk]:
@@ -333,6 +340,8 @@ class BulkSession:
         writer = self._writer
         if writer is None:
             async with write_transaction() as transaction:
+                if self._load:
+                    await transaction.connection.execute(_PG_LOAD_SETTINGS)
                 yield Bulk(transaction.connection, postgres=True)
             return
         connection = writer.connection
@@ -384,11 +393,20 @@ def _complete(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 @contextlib.asynccontextmanager
-async def bulk_session() -> AsyncIterator[BulkSession]:
-    """A `BulkSession` on the current database."""
+async def bulk_session(*, load: bool = False) -> AsyncIterator[BulkSession]:
+    """A `BulkSession` on the current database.
+
+    `load` is for a job loading pages whose transactions each carry the job's checkpoint.
+    On PostgreSQL their commits then do not wait for the disk: a crash can lose only the
+    last few pages together with their checkpoint, and the redelivered job collects
+    them again. And their lookups by key always take the index: the planner's
+    statistics lag behind a table that grows by thousands of rows a second (an empty
+    table stays "empty" until autovacuum's next ANALYZE) and it chose to scan whole
+    artist and release tables for every page, the job's largest cost after the inserts.
+    """
     engine = current()
     if not isinstance(engine, SQLiteEngine):
-        yield BulkSession()
+        yield BulkSession(load=load)
         return
     _keep_open(engine)
     writer = _SQLiteWriter(engine)
