@@ -281,6 +281,18 @@ async def test_session_cookie_is_secure_when_the_browser_came_over_https(
     assert "secure" in attributes and "httponly" in attributes
 
 
+async def test_every_cookie_is_secure_over_https_and_only_then(secured: LiveApp) -> None:
+    for proto, secure in (("https", True), ("http", False)):
+        secured.http.cookies.clear()
+        form = await secured.http.get("/login", headers={"X-Forwarded-Proto": proto})
+        cookies = form.headers.get_list("set-cookie")
+        assert any(cookie.startswith("csrftoken=") for cookie in cookies)
+        for cookie in cookies:
+            attributes = {part.strip().lower() for part in cookie.split(";")}
+            assert ("secure" in attributes) is secure, cookie
+            assert "httponly" in attributes
+
+
 async def test_forged_expired_and_foreign_session_cookies_are_refused(
     secured: LiveApp, sqlite_url: str, fake: FakeBeatport
 ) -> None:

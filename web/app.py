@@ -41,6 +41,7 @@ from web import (
     tracks,
 )
 from web.security import BrowserCSRFMiddleware
+from web.shared import SHARED_REDIS_KEY, SharedRedis
 
 ROOT = Path(__file__).resolve().parent.parent
 logger = logging.getLogger("crate.web")
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
     install_log_redaction(settings.secrets())
     db.activate(db.build_engine(settings.database_url))
     broker = create_broker(settings)
+    # Login and job limits, and logouts, shared by all web processes (web.shared).
+    shared = SharedRedis(settings.redis_url) if settings.redis_url else None
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
@@ -107,6 +110,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
                 await broker.shutdown()
             except (RedisError, OSError) as exc:
                 logger.warning("job queue not reachable at shutdown (%s)", exc)
+            if shared is not None:
+                with contextlib.suppress(RedisError, OSError):
+                    await shared.close()
 
     return Litestar(
         route_handlers=[
@@ -124,7 +130,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
             "settings": Provide(provide_settings, sync_to_thread=False),
             "broker": Provide(provide_broker, sync_to_thread=False),
         },
-        state=State({"settings": settings, "broker": broker}),
+        state=State({"settings": settings, "broker": broker, SHARED_REDIS_KEY: shared}),
         lifespan=[database, task_broker],
         template_config=TemplateConfig(
             directory=ROOT / "templates",

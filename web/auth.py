@@ -12,6 +12,7 @@
 * Passwords and tokens are compared in constant time (digests with hmac.compare_digest).
   Each failure waits FAILED_LOGIN_DELAY; after LOGIN_FAILURES_ALLOWED failures within a
   minute an address gets 429 (with Retry-After) until the oldest failure is a minute old.
+  Failures are counted, and logouts remembered, across all web processes (`web.shared`).
 * Without a login: pages redirect to `/login?next=…`, htmx requests get `HX-Redirect`,
   JSON requests get 401 `{"detail": …}`.
 """
@@ -40,7 +41,8 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 
 from services.settings import Settings
 from web.errors import wants_json
-from web.security import AUTH_STATE_KEY, SlidingWindowLimiter, client_address, wait_words
+from web.security import AUTH_STATE_KEY, came_over_https, client_address, wait_words
+from web.shared import SharedLimiter, SharedLogouts, shared_redis
 
 SESSION_COOKIE: Final = "crate_session"
 SESSION_LIFETIME: Final = 7 * 24 * 3600
@@ -126,34 +128,15 @@ class SessionSigner:
 
 
 @dataclass
-class RevokedSessions:
-    """Sessions logged out before they expired (this process only; cookies are stateless)."""
-
-    max_size: int = 10_000
-    _until: dict[str, int] = field(default_factory=dict)
-
-    def revoke(self, session: Session, now: float) -> None:
-        """Refuse `session` from now on."""
-        if len(self._until) >= self.max_size:
-            self._until = {k: v for k, v in self._until.items() if v > now}
-            while len(self._until) >= self.max_size:
-                del self._until[next(iter(self._until))]
-        self._until[session.session_id] = session.expires
-
-    def __contains__(self, session: Session) -> bool:
-        return session.session_id in self._until
-
-
-@dataclass
 class Gate:
     """What the login checks need, one per app."""
 
     settings: Settings
     signer: SessionSigner | None
-    failures: SlidingWindowLimiter = field(
-        default_factory=lambda: SlidingWindowLimiter(LOGIN_FAILURES_ALLOWED, LOGIN_FAILURE_WINDOW)
+    failures: SharedLimiter = field(
+        default_factory=lambda: SharedLimiter("login", LOGIN_FAILURES_ALLOWED, LOGIN_FAILURE_WINDOW)
     )
-    revoked: RevokedSessions = field(default_factory=RevokedSessions)
+    revoked: SharedLogouts = field(default_factory=SharedLogouts)
     failure_delay: float = FAILED_LOGIN_DELAY
     clock: Callable[[], float] = time.time
 
@@ -162,23 +145,27 @@ class Gate:
         """True when CRATE_PASSWORD is set."""
         return self.signer is not None
 
-    def session(self, cookie: str | None) -> Session | None:
-        """The valid, not logged-out session in a cookie value."""
+    async def session(self, cookie: str | None) -> Session | None:
+        """The valid session in a cookie value, unless some process logged it out."""
         if self.signer is None:
             return None
         session = self.signer.verify(cookie, self.clock())
-        if session is None or session in self.revoked:
+        if session is None or await self.revoked.is_revoked(session.session_id):
             return None
         return session
 
-    def refused_for(self, address: str) -> float | None:
+    async def refused_for(self, address: str) -> float | None:
         """Seconds `address` must wait after too many failures, or None."""
-        return self.failures.retry_after(address)
+        return await self.failures.retry_after(address)
 
     async def failed(self, address: str) -> None:
         """Count a failed login or token, and slow the answer down."""
-        self.failures.record(address)
+        await self.failures.record(address)
         await asyncio.sleep(self.failure_delay)
+
+    async def log_out(self, session: Session) -> None:
+        """Refuse `session` in every web process from now on."""
+        await self.revoked.revoke(session.session_id, session.expires, self.clock())
 
 
 def gate_of(app: Litestar) -> Gate:
@@ -189,7 +176,15 @@ def gate_of(app: Litestar) -> Gate:
         signer = (
             SessionSigner(settings.secret_key, settings.password) if settings.password else None
         )
-        gate = Gate(settings=settings, signer=signer)
+        redis = shared_redis(app)
+        gate = Gate(
+            settings=settings,
+            signer=signer,
+            failures=SharedLimiter(
+                "login", LOGIN_FAILURES_ALLOWED, LOGIN_FAILURE_WINDOW, redis=redis
+            ),
+            revoked=SharedLogouts(redis),
+        )
         app.state[GATE_KEY] = gate
     return gate
 
@@ -234,7 +229,7 @@ class AuthMiddleware:
         request: Request[Any, Any, Any] = Request(scope)
         state = scope.setdefault("state", {})
         path = scope["path"]
-        session = gate.session(request.cookies.get(SESSION_COOKIE))
+        session = await gate.session(request.cookies.get(SESSION_COOKIE))
         if session is not None:
             state[AUTH_STATE_KEY] = "session"
             state[SESSION_KEY] = session
@@ -251,7 +246,7 @@ class AuthMiddleware:
 
     @staticmethod
     async def _check_token(gate: Gate, authorization: str, address: str) -> None:
-        wait = gate.refused_for(address)
+        wait = await gate.refused_for(address)
         if wait is not None:
             raise too_many_failures(wait)
         scheme, _, token = authorization.strip().partition(" ")
@@ -329,8 +324,7 @@ def login_required(request: Request[Any, Any, Any], exc: NotAuthorizedException)
 
 def is_https(request: Request[Any, Any, Any]) -> bool:
     """True when the browser reached Crate over https (directly or through a proxy)."""
-    forwarded = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-    return request.url.scheme == "https" or forwarded == "https"
+    return came_over_https(request.scope)
 
 
 def session_cookie(request: Request[Any, Any, Any], value: str, max_age: int) -> Cookie:
@@ -385,7 +379,7 @@ class LoginController(Controller):
         if gate.signer is None or not gate.settings.password:
             return Redirect(path=target, status_code=303)
         address = client_address(request.scope)
-        wait = gate.refused_for(address)
+        wait = await gate.refused_for(address)
         if wait is not None:
             refused = too_many_failures(wait)
             return login_page(target, refused.detail, 429, refused.headers)
@@ -393,7 +387,7 @@ class LoginController(Controller):
         if not isinstance(password, str) or not secret_matches(password, gate.settings.password):
             await gate.failed(address)
             return login_page(target, "That password is not right.", 401)
-        gate.failures.reset(address)
+        await gate.failures.reset(address)
         response: Response[Any] = Redirect(path=target, status_code=303)
         response.set_cookie(
             session_cookie(request, gate.signer.issue(gate.clock()), SESSION_LIFETIME)
@@ -402,11 +396,11 @@ class LoginController(Controller):
 
     @post("/logout", name="logout", status_code=303)
     async def logout(self, request: Request[Any, Any, Any]) -> Response[Any]:
-        """End the session: the cookie is cleared, and this process refuses it from now on."""
+        """End the session: the cookie is cleared, and every web process refuses it from now on."""
         gate = gate_of(request.app)
         session = request.scope.get("state", {}).get(SESSION_KEY)
         if isinstance(session, Session):
-            gate.revoked.revoke(session, gate.clock())
+            await gate.log_out(session)
         response: Response[Any] = Redirect(path="/login" if gate.enabled else "/", status_code=303)
         response.set_cookie(session_cookie(request, "", 0))
         return response

@@ -7,7 +7,8 @@
 * `add_security_headers`: CSP and friends on every response. It is a `before_send` hook,
   not a route middleware, because Litestar runs route middleware only for matched routes;
   the hook also covers 404/405 answers and static files.
-* `JobRateLimitMiddleware`: at most `JOB_RATE_LIMIT` job-creating posts a minute per client.
+* `JobRateLimitMiddleware`: at most `JOB_RATE_LIMIT` job-creating posts a minute per client
+  (counted across all web processes: `web.shared`).
 * `InputGuardMiddleware`: a NUL byte in the address is refused with 400 before any route
   sees it (PostgreSQL cannot store one and would answer with an error).
 * `too_large`, `too_many_requests`: 413 and 429 in words (JSON, htmx fragment or page).
@@ -16,9 +17,6 @@
 from __future__ import annotations
 
 import math
-import time
-from collections import deque
-from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote_to_bytes
@@ -39,10 +37,13 @@ from litestar.openapi.spec import (
     Schema,
     SecurityScheme,
 )
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 from markupsafe import escape
 
 from web.errors import error_response, wants_json
+from web.shared import SharedLimiter, SlidingWindowLimiter, shared_redis
+
+__all__ = ["SlidingWindowLimiter"]  # tests build their own; it lives in web.shared
 
 CONTENT_SECURITY_POLICY: Final = (
     "default-src 'self'; img-src 'self' https: data:; media-src 'self' https:; "
@@ -74,71 +75,6 @@ CSRF_ALWAYS: Final = frozenset({"/login", "/logout"})
 # ------------------------------------------------------------------ rate limiting
 
 
-class SlidingWindowLimiter:
-    """At most `limit` events per `window` seconds per key, in this process's memory."""
-
-    def __init__(
-        self,
-        limit: int,
-        window: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 10_000,
-    ) -> None:
-        self.limit = limit
-        self.window = window
-        self._clock = clock
-        self._max_keys = max_keys
-        self._events: dict[Hashable, deque[float]] = {}
-
-    def _recent(self, key: Hashable, now: float) -> deque[float] | None:
-        events = self._events.get(key)
-        if events is None:
-            return None
-        while events and events[0] <= now - self.window:
-            events.popleft()
-        if not events:
-            del self._events[key]
-            return None
-        return events
-
-    def retry_after(self, key: Hashable) -> float | None:
-        """Seconds until `key` may act again, or None when it may act now."""
-        now = self._clock()
-        events = self._recent(key, now)
-        if events is None or len(events) < self.limit:
-            return None
-        return max(0.0, events[0] + self.window - now)
-
-    def record(self, key: Hashable) -> None:
-        """Count one event for `key` now."""
-        now = self._clock()
-        events = self._recent(key, now)
-        if events is None:
-            if len(self._events) >= self._max_keys:
-                self._evict(now)
-            events = self._events[key] = deque()
-        events.append(now)
-
-    def hit(self, key: Hashable) -> float | None:
-        """Count one event unless over the limit; return the wait when over it."""
-        wait = self.retry_after(key)
-        if wait is None:
-            self.record(key)
-        return wait
-
-    def reset(self, key: Hashable) -> None:
-        """Forget `key`'s events."""
-        self._events.pop(key, None)
-
-    def _evict(self, now: float) -> None:
-        for key in list(self._events):
-            self._recent(key, now)
-        while len(self._events) >= self._max_keys:
-            # Still full of active keys: forget the one that has been around longest.
-            del self._events[next(iter(self._events))]
-
-
 def client_address(scope: Scope) -> str:
     """The client's address (uvicorn's proxy_headers put the real one here behind a proxy)."""
     client = scope.get("client")
@@ -151,13 +87,18 @@ def wait_words(seconds: float) -> str:
     return f"{whole} second{'s' if whole != 1 else ''}"
 
 
-def job_limiter(app: Litestar) -> SlidingWindowLimiter:
-    """The app's job-creation limiter (tests may put their own in `app.state`)."""
+def job_limiter(app: Litestar) -> SharedLimiter:
+    """The app's job-creation limiter, shared by all web processes through Redis when there
+    is one (tests may put a `SlidingWindowLimiter` of their own in `app.state`)."""
     limiter = app.state.get(JOB_LIMITER_KEY)
-    if not isinstance(limiter, SlidingWindowLimiter):
-        limiter = SlidingWindowLimiter(JOB_RATE_LIMIT, JOB_RATE_WINDOW)
-        app.state[JOB_LIMITER_KEY] = limiter
-    return limiter
+    if isinstance(limiter, SharedLimiter):
+        return limiter
+    if isinstance(limiter, SlidingWindowLimiter):
+        shared = SharedLimiter("jobs", limiter.limit, limiter.window, local=limiter)
+    else:
+        shared = SharedLimiter("jobs", JOB_RATE_LIMIT, JOB_RATE_WINDOW, redis=shared_redis(app))
+    app.state[JOB_LIMITER_KEY] = shared
+    return shared
 
 
 class JobRateLimitMiddleware:
@@ -175,7 +116,7 @@ class JobRateLimitMiddleware:
             and (path.startswith(JOB_PATH_PREFIX) or path.rstrip("/") in JOB_CREATING_PATHS)
         ):
             limiter = job_limiter(scope["litestar_app"])
-            wait = limiter.hit(client_address(scope))
+            wait = await limiter.hit(client_address(scope))
             if wait is not None:
                 raise TooManyRequestsException(
                     detail=(
@@ -242,11 +183,36 @@ class BrowserCSRFMiddleware(CSRFMiddleware):
 # ------------------------------------------------------------------ headers
 
 
+def came_over_https(scope: Scope) -> bool:
+    """True when the browser reached Crate over https (directly, or through a proxy that
+    uvicorn trusts and that says so in X-Forwarded-Proto)."""
+    if scope.get("scheme") == "https":
+        return True
+    for name, value in scope.get("headers", []):
+        if name == b"x-forwarded-proto":
+            return bool(value.split(b",")[0].strip().lower() == b"https")
+    return False
+
+
+def _secure_cookies(message: HTTPResponseStartEvent) -> None:
+    """Mark every cookie of the response Secure (the CSRF cookie is set by Litestar's
+    middleware, whose setting is fixed at start, while Crate may be reached both ways)."""
+    message["headers"] = [
+        (name, value + b"; Secure")
+        if name.lower() == b"set-cookie" and b"secure" not in value.lower()
+        else (name, value)
+        for name, value in message.get("headers", [])
+    ]
+
+
 async def add_security_headers(message: Message, scope: Scope) -> None:
     """`before_send` hook: security headers on every HTTP response, `Cache-Control: no-store`
-    on everything served behind the login, and never any CORS grant."""
+    on everything served behind the login, never any CORS grant, and only Secure cookies
+    for a browser that came over https."""
     if message["type"] != "http.response.start":
         return
+    if came_over_https(scope):
+        _secure_cookies(message)
     headers = MutableScopeHeaders.from_message(message)
     for name, value in SECURITY_HEADERS:
         if name not in headers:
