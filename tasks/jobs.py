@@ -89,6 +89,17 @@ class ResultBackendProgress:
         """Publish the snapshot; write the row when asked, when the state changed or when a
         second passed."""
         self.last = snapshot
+        moment = time.monotonic()
+        if (
+            save_row
+            or snapshot.state != self._row_state
+            or moment - self._row_written_at >= ROW_WRITE_INTERVAL
+        ):
+            # The row first: whoever sees a job ended (or started) on the badge then also
+            # finds it so in the job row and on /jobs.
+            await jobs.save_snapshot(self._task_id, snapshot)
+            self._row_written_at = moment
+            self._row_state = snapshot.state
         try:
             await self._broker.result_backend.set_progress(
                 self._task_id, TaskProgress(state=snapshot.state, meta=snapshot.to_json())
@@ -96,15 +107,6 @@ class ResultBackendProgress:
         except (RedisError, OSError) as exc:
             # The row still records progress; the badge falls back to it.
             logger.warning("progress not published for %s: %s", self._task_id, exc)
-        moment = time.monotonic()
-        if (
-            save_row
-            or snapshot.state != self._row_state
-            or moment - self._row_written_at >= ROW_WRITE_INTERVAL
-        ):
-            await jobs.save_snapshot(self._task_id, snapshot)
-            self._row_written_at = moment
-            self._row_state = snapshot.state
 
     async def check_cancelled(self) -> None:
         """Raise JobCancelled when a user asked to stop, JobInterrupted when the worker is."""

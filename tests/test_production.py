@@ -7,6 +7,7 @@ short CRATE_JOB_IDLE_TIMEOUT so a dead worker's job moves on within seconds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -157,6 +158,42 @@ async def assert_collected_once(task_id: str, status: dict[str, Any]) -> None:
     assert await JobTrack.count() == 400
 
 
+class LabelJobOnWorkers:
+    """The 400-track label queued on a first worker, which has stored some pages; a second
+    worker can join. Both are stopped when the block ends."""
+
+    def __init__(self, app: LiveApp, env: dict[str, str], logs: Path) -> None:
+        self.app, self.env, self.logs = app, env, logs
+        self.first = start_worker(env, logs / "first.log")
+        self.second: subprocess.Popen[bytes] | None = None
+        self.task_id = ""
+
+    def start_second(self) -> None:
+        self.second = start_worker(self.env, self.logs / "second.log")
+
+    async def outcome(self) -> dict[str, Any]:
+        return await self.app.wait_for_state(self.task_id, ("succeeded", "failed"), within=120)
+
+    def stop(self) -> None:
+        stop_process(self.first)
+        if self.second is not None:
+            stop_process(self.second)
+
+
+@contextlib.asynccontextmanager
+async def label_job_on_workers(
+    app: LiveApp, env: dict[str, str], logs: Path
+) -> AsyncIterator[LabelJobOnWorkers]:
+    """See `LabelJobOnWorkers`."""
+    workers = LabelJobOnWorkers(app, env, logs)
+    try:
+        workers.task_id = await collect_label(app)
+        await wait_until_some_pages(app, workers.task_id)
+        yield workers
+    finally:
+        workers.stop()
+
+
 async def test_killed_worker_job_completes_on_the_other_worker(
     redis_app: LiveApp,
     database_url: str,
@@ -166,21 +203,13 @@ async def test_killed_worker_job_completes_on_the_other_worker(
     tmp_path: Path,
 ) -> None:
     env = worker_env(process_env, database_url, redis_url, beatport)
-    first = start_worker(env, tmp_path / "first.log")
-    second: subprocess.Popen[bytes] | None = None
-    try:
-        task_id = await collect_label(redis_app)
-        await wait_until_some_pages(redis_app, task_id)
-        second = start_worker(env, tmp_path / "second.log")
+    async with label_job_on_workers(redis_app, env, tmp_path) as workers:
+        workers.start_second()
         await asyncio.sleep(1.0)  # let it join the group
-        kill_group(first, signal.SIGKILL)
-        first.wait(10)
-        status = await redis_app.wait_for_state(task_id, ("succeeded", "failed"), within=120)
-    finally:
-        stop_process(first)
-        if second is not None:
-            stop_process(second)
-    await assert_collected_once(task_id, status)
+        kill_group(workers.first, signal.SIGKILL)
+        workers.first.wait(10)
+        status = await workers.outcome()
+    await assert_collected_once(workers.task_id, status)
 
 
 async def test_sigterm_finishes_the_page_and_another_worker_resumes(
@@ -192,30 +221,22 @@ async def test_sigterm_finishes_the_page_and_another_worker_resumes(
     tmp_path: Path,
 ) -> None:
     env = worker_env(process_env, database_url, redis_url, beatport)
-    first = start_worker(env, tmp_path / "first.log")
-    second: subprocess.Popen[bytes] | None = None
-    try:
-        task_id = await collect_label(redis_app)
-        await wait_until_some_pages(redis_app, task_id)
+    async with label_job_on_workers(redis_app, env, tmp_path) as workers:
         stopped_at = time.monotonic()
-        kill_group(first, signal.SIGTERM)
-        first.wait(30)
+        kill_group(workers.first, signal.SIGTERM)
+        workers.first.wait(30)
         stop_seconds = time.monotonic() - stopped_at
         status = (
             await redis_app.http.get(
-                f"/tasks/status/{task_id}", headers={"Accept": "application/json"}
+                f"/tasks/status/{workers.task_id}", headers={"Accept": "application/json"}
             )
         ).json()
         assert status["state"] == "queued", status
         assert 0 < status["done"] < 400
-        second = start_worker(env, tmp_path / "second.log")
-        status = await redis_app.wait_for_state(task_id, ("succeeded", "failed"), within=120)
-    finally:
-        stop_process(first)
-        if second is not None:
-            stop_process(second)
+        workers.start_second()
+        status = await workers.outcome()
     assert stop_seconds < 15, (tmp_path / "first.log").read_text()
-    await assert_collected_once(task_id, status)
+    await assert_collected_once(workers.task_id, status)
 
 
 # ------------------------------------------------------------------ Redis restarting

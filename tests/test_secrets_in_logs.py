@@ -14,19 +14,19 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 
-from services.beatport import BeatportTrack, Ref
+from services.beatport import parse_track
 from services.collection import CollectCounts, store_tracks
 from services.settings import Settings
 from services.tables import Job
 from tests.conftest import LiveApp, make_settings, serve_app
 from tests.fakes.beatport import DEFAULT_PASSWORD, DEFAULT_USERNAME, FakeBeatport
 from tests.fakes.spotify import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FakeSpotify
+from tests.support.library import beatport_track, label, person
 from web.app import create_app
 
 CRATE_PASSWORD = "crate-login-password-7Kq2"
@@ -354,35 +354,16 @@ async def test_refused_credentials_fail_the_jobs_in_words_without_the_secret(
 
 async def seed_one_track() -> None:
     """One stored track, as a collection would store it."""
-    track = BeatportTrack(
-        beatport_id=990001,
-        title="Seeded",
-        mix_name="Original Mix",
-        slug="seeded",
-        artists=(Ref(990002, "Someone", "someone"),),
-        remixers=(),
-        isrc="USXXX2600001",
-        bpm=124,
-        key_name="A Minor",
-        camelot="8A",
-        genre=Ref(5, "House", "house"),
-        sub_genre=None,
-        label=Ref(990003, "A Label", "a-label"),
-        release=Ref(990004, "A Release", "a-release"),
-        catalog_number=None,
-        length_ms=300_000,
-        publish_date=date(2026, 1, 5),
-        new_release_date=date(2026, 1, 5),
-        pre_order=False,
-        exclusive=False,
-        is_hype=False,
-        sample_url=None,
-        sample_start_ms=None,
-        sample_end_ms=None,
-        waveform_url=None,
-        artwork_url=None,
-        price_display=None,
-        raw={},
+    track = parse_track(
+        beatport_track(
+            990001,
+            "Seeded",
+            artists=[person(990002, "Someone")],
+            label_obj=label(990003, "A Label"),
+            release_id=990004,
+            release_name="A Release",
+            isrc="USXXX2600001",
+        )
     )
     await store_tracks([track], CollectCounts())
 
