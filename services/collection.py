@@ -190,7 +190,7 @@ class CollectionService:
         await self.progress.update(snapshot)
         pending: asyncio.Future[TrackList] | None = None
         indexed_at = counts.new
-        async with db.bulk_session(load=True) as session:
+        async with db.bulk_session() as session:
             try:
                 while page <= request.max_pages:
                     await self.progress.check_cancelled()

@@ -318,10 +318,6 @@ class _SQLiteWriter:
             self._thread.shutdown(wait=False)
 
 
-# For a job's page transactions on PostgreSQL (see `bulk_session`).
-_PG_LOAD_SETTINGS = "SET LOCAL enable_seqscan = off; SET LOCAL synchronous_commit = off"
-
-
 class BulkSession:
     """One connection for a run of bulk write transactions (a job's pages, say).
 
@@ -330,9 +326,8 @@ class BulkSession:
     connection from the pool, as usual.
     """
 
-    def __init__(self, writer: _SQLiteWriter | None = None, *, load: bool = False) -> None:
+    def __init__(self, writer: _SQLiteWriter | None = None) -> None:
         self._writer = writer
-        self._load = load
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Bulk]:
@@ -340,8 +335,6 @@ class BulkSession:
         writer = self._writer
         if writer is None:
             async with write_transaction() as transaction:
-                if self._load:
-                    await transaction.connection.execute(_PG_LOAD_SETTINGS)
                 yield Bulk(transaction.connection, postgres=True)
             return
         connection = writer.connection
@@ -393,20 +386,11 @@ def _complete(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 @contextlib.asynccontextmanager
-async def bulk_session(*, load: bool = False) -> AsyncIterator[BulkSession]:
-    """A `BulkSession` on the current database.
-
-    `load` is for a job loading pages whose transactions each carry the job's checkpoint.
-    On PostgreSQL their commits then do not wait for the disk: a crash can lose only the
-    last few pages together with their checkpoint, and the redelivered job collects
-    them again. And their lookups by key always take the index: the planner's
-    statistics lag behind a table that grows by thousands of rows a second (an empty
-    table stays "empty" until autovacuum's next ANALYZE) and it chose to scan whole
-    artist and release tables for every page, the job's largest cost after the inserts.
-    """
+async def bulk_session() -> AsyncIterator[BulkSession]:
+    """A `BulkSession` on the current database."""
     engine = current()
     if not isinstance(engine, SQLiteEngine):
-        yield BulkSession(load=load)
+        yield BulkSession()
         return
     _keep_open(engine)
     writer = _SQLiteWriter(engine)
