@@ -40,7 +40,12 @@ from tests.conftest import (
 from tests.fakes.beatport import FakeBeatport
 from web.app import create_app
 from web.auth import SESSION_COOKIE, SessionSigner
-from web.security import JOB_LIMITER_KEY, MAX_BODY_BYTES, SlidingWindowLimiter
+from web.security import (
+    JOB_LIMITER_KEY,
+    MAX_BODY_BYTES,
+    SlidingWindowLimiter,
+    _secure_cookies,
+)
 
 PASSWORD = "correct horse battery staple"
 API_TOKEN = "crate-api-token-0123456789abcdef"
@@ -291,6 +296,24 @@ async def test_every_cookie_is_secure_over_https_and_only_then(secured: LiveApp)
             attributes = {part.strip().lower() for part in cookie.split(";")}
             assert ("secure" in attributes) is secure, cookie
             assert "httponly" in attributes
+
+
+def test_a_cookie_is_marked_secure_by_its_attributes_not_its_value() -> None:
+    message: Any = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [
+            (b"set-cookie", b"a=insecure-value; Path=/"),
+            (b"set-cookie", b"b=1; Path=/; Secure"),
+            (b"content-type", b"text/html"),
+        ],
+    }
+    _secure_cookies(message)
+    assert message["headers"] == [
+        (b"set-cookie", b"a=insecure-value; Path=/; Secure"),
+        (b"set-cookie", b"b=1; Path=/; Secure"),
+        (b"content-type", b"text/html"),
+    ]
 
 
 async def test_forged_expired_and_foreign_session_cookies_are_refused(

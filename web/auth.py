@@ -28,7 +28,7 @@ import secrets
 import time
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote, urlencode, urlsplit
 
@@ -133,10 +133,8 @@ class Gate:
 
     settings: Settings
     signer: SessionSigner | None
-    failures: SharedLimiter = field(
-        default_factory=lambda: SharedLimiter("login", LOGIN_FAILURES_ALLOWED, LOGIN_FAILURE_WINDOW)
-    )
-    revoked: SharedLogouts = field(default_factory=SharedLogouts)
+    failures: SharedLimiter
+    revoked: SharedLogouts
     failure_delay: float = FAILED_LOGIN_DELAY
     clock: Callable[[], float] = time.time
 

@@ -199,7 +199,8 @@ def _secure_cookies(message: HTTPResponseStartEvent) -> None:
     middleware, whose setting is fixed at start, while Crate may be reached both ways)."""
     message["headers"] = [
         (name, value + b"; Secure")
-        if name.lower() == b"set-cookie" and b"secure" not in value.lower()
+        if name.lower() == b"set-cookie"
+        and not any(part.strip().lower() == b"secure" for part in value.split(b";")[1:])
         else (name, value)
         for name, value in message.get("headers", [])
     ]

@@ -212,19 +212,20 @@ class SharedLimiter:
 
     async def record(self, key: Hashable) -> None:
         """Count one event for `key` now, over the limit or not."""
+        if self._redis is not None:
+            now, name = self._clock(), self._key(key)
+            member = f"{now:.6f}:{secrets.token_hex(4)}"
+
+            async def add(client: Redis) -> None:
+                async with client.pipeline(transaction=True) as pipe:
+                    pipe.zadd(name, {member: now})
+                    pipe.pexpire(name, int(self.window * 1000) + 1)
+                    await pipe.execute()
+
+            answered, _ = await self._redis.call(add)
+            if answered:
+                return
         self.local.record(key)
-        if self._redis is None:
-            return
-        now, name = self._clock(), self._key(key)
-        member = f"{now:.6f}:{secrets.token_hex(4)}"
-
-        async def add(client: Redis) -> None:
-            async with client.pipeline(transaction=True) as pipe:
-                pipe.zadd(name, {member: now})
-                pipe.pexpire(name, int(self.window * 1000) + 1)
-                await pipe.execute()
-
-        await self._redis.call(add)
 
     async def reset(self, key: Hashable) -> None:
         """Forget `key`'s events."""
