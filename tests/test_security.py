@@ -39,7 +39,7 @@ from tests.conftest import (
 )
 from tests.fakes.beatport import FakeBeatport
 from web.app import create_app
-from web.auth import SESSION_COOKIE, SessionSigner
+from web.auth import SESSION_COOKIE, SESSION_LIFETIME, SessionSigner, gate_of
 from web.security import (
     JOB_LIMITER_KEY,
     MAX_BODY_BYTES,
@@ -296,6 +296,46 @@ async def test_every_cookie_is_secure_over_https_and_only_then(secured: LiveApp)
             attributes = {part.strip().lower() for part in cookie.split(";")}
             assert ("secure" in attributes) is secure, cookie
             assert "httponly" in attributes
+
+
+async def test_a_session_in_use_is_renewed_once_a_day_and_a_logout_still_ends_it(
+    secured: LiveApp,
+) -> None:
+    gate = gate_of(secured.app)
+    started = time.time()
+    offset = [0.0]
+    gate.clock = lambda: started + offset[0]
+    assert (await log_in(secured)).status_code == 303
+    first = secured.http.cookies.get(SESSION_COOKIE)
+    assert first
+
+    def session_cookies(response: httpx.Response) -> list[str]:
+        return [c for c in response.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE)]
+
+    assert session_cookies(await secured.http.get("/jobs")) == []  # fresh: nothing to renew
+    offset[0] = 2 * 24 * 3600
+    renewed = await secured.http.get("/jobs")
+    assert renewed.status_code == 200
+    (header,) = session_cookies(renewed)
+    attributes = {part.strip().lower() for part in header.split(";")}
+    assert "httponly" in attributes and f"max-age={SESSION_LIFETIME}" in attributes
+    second = secured.http.cookies.get(SESSION_COOKIE)
+    assert second and second != first
+    assert second.split(".")[2] == first.split(".")[2]  # the same session, renewed
+    assert int(second.split(".")[1]) == int(started + offset[0]) + SESSION_LIFETIME
+    assert session_cookies(await secured.http.get("/jobs")) == []  # once a day, not per request
+    # Eight days after the login: the first cookie has expired, the renewed one still works.
+    offset[0] = 8 * 24 * 3600
+    stale = await secured.http.get("/jobs", headers={"Cookie": f"{SESSION_COOKIE}={first}"})
+    assert stale.status_code == 303
+    assert (await secured.http.get("/jobs")).status_code == 200
+    latest = secured.http.cookies.get(SESSION_COOKIE)
+    # A logout ends the session whichever copy of its cookie comes back later.
+    out = await secured.http.post("/logout", data={"_csrf_token": await csrf(secured)})
+    assert out.status_code == 303 and len(session_cookies(out)) == 1
+    for copy in (second, latest):
+        replay = await secured.http.get("/jobs", headers={"Cookie": f"{SESSION_COOKIE}={copy}"})
+        assert replay.status_code == 303
 
 
 def test_a_cookie_is_marked_secure_by_its_attributes_not_its_value() -> None:

@@ -6,7 +6,8 @@
 * A browser logs in at `/login` (a CSRF-protected form) and gets a session cookie: an
   HMAC-SHA256 signature (keyed with CRATE_SECRET_KEY and the password, so changing
   either logs everyone out) over an expiry time and a random id. HttpOnly,
-  SameSite=Lax, Secure when the request came over https, valid SESSION_LIFETIME.
+  SameSite=Lax, Secure when the request came over https, valid SESSION_LIFETIME, and
+  renewed (same id, a fresh SESSION_LIFETIME) at most once a day while in use.
 * API clients send `Authorization: Bearer <CRATE_API_TOKEN>`; without CRATE_API_TOKEN
   only the session works.
 * Passwords and tokens are compared in constant time (digests with hmac.compare_digest).
@@ -37,7 +38,7 @@ from litestar.datastructures import Cookie
 from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException, TooManyRequestsException
 from litestar.response import Redirect, Template
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.settings import Settings
 from web.errors import wants_json
@@ -46,6 +47,8 @@ from web.shared import SharedLimiter, SharedLogouts, shared_redis
 
 SESSION_COOKIE: Final = "crate_session"
 SESSION_LIFETIME: Final = 7 * 24 * 3600
+# A session in use gets a fresh SESSION_LIFETIME at most once this often.
+SESSION_RENEW_AFTER: Final = 24 * 3600
 LOGIN_FAILURES_ALLOWED: Final = 5
 LOGIN_FAILURE_WINDOW: Final = 60.0
 FAILED_LOGIN_DELAY: Final = 0.3
@@ -104,9 +107,10 @@ class SessionSigner:
     def _sign(self, body: str) -> str:
         return _b64(hmac.new(self._key, body.encode("ascii"), hashlib.sha256).digest())
 
-    def issue(self, now: float) -> str:
-        """A fresh cookie value, valid SESSION_LIFETIME seconds from `now`."""
-        body = f"v1.{int(now) + SESSION_LIFETIME}.{secrets.token_urlsafe(16)}"
+    def issue(self, now: float, session_id: str | None = None) -> str:
+        """A cookie value valid SESSION_LIFETIME seconds from `now`: a new session, or
+        `session_id`'s renewed."""
+        body = f"v1.{int(now) + SESSION_LIFETIME}.{session_id or secrets.token_urlsafe(16)}"
         return f"{body}.{self._sign(body)}"
 
     def verify(self, value: str | None, now: float) -> Session | None:
@@ -162,8 +166,17 @@ class Gate:
         await asyncio.sleep(self.failure_delay)
 
     async def log_out(self, session: Session) -> None:
-        """Refuse `session` in every web process from now on."""
-        await self.revoked.revoke(session.session_id, session.expires, self.clock())
+        """Refuse `session` in every web process from now on: for as long as any of its
+        cookies can live, since renewed copies expire later than this one."""
+        now = self.clock()
+        await self.revoked.revoke(session.session_id, int(now) + SESSION_LIFETIME, now)
+
+    def renewal(self, session: Session) -> str | None:
+        """A renewed cookie value for a session in use, once a day; else None."""
+        now = self.clock()
+        if self.signer is None or session.expires - now > SESSION_LIFETIME - SESSION_RENEW_AFTER:
+            return None
+        return self.signer.issue(now, session.session_id)
 
 
 def gate_of(app: Litestar) -> Gate:
@@ -240,6 +253,9 @@ class AuthMiddleware:
             state[AUTH_STATE_KEY] = "token"
         elif session is None:
             raise LoginRequired(LOGIN_FIRST)
+        elif (renewed := gate.renewal(session)) is not None:
+            cookie = session_cookie(request, renewed, SESSION_LIFETIME).to_encoded_header()
+            send = _with_cookie(send, cookie)
         await self.app(scope, receive, send)
 
     @staticmethod
@@ -258,6 +274,21 @@ class AuthMiddleware:
                 "login works."
             )
         raise LoginRequired("The API token is not valid.")
+
+
+def _with_cookie(send: Send, cookie: tuple[bytes, bytes]) -> Send:
+    """`send` adding the renewed session cookie to the response, unless the response sets
+    the session cookie itself (a logout clearing it)."""
+    mine = SESSION_COOKIE.encode() + b"="
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            if not any(n.lower() == b"set-cookie" and v.startswith(mine) for n, v in headers):
+                message["headers"] = [*headers, cookie]
+        await send(message)
+
+    return sending
 
 
 def safe_next(value: str | None) -> str:
