@@ -12,8 +12,6 @@ smallest value on both engines, as SQLite does natively.
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import json
 import math
 import os
@@ -24,7 +22,7 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Final, NamedTuple
 from urllib.parse import urlencode
 
@@ -32,7 +30,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.querystring import QueryString
 
 from services import db
-from services.tables import Genre, Track
+from services.tables import Track
 
 PER_PAGE: Final = 50
 # Counting every match costs a scan of every match; past this many, pages say "10,000+".
@@ -91,55 +89,6 @@ FILTER_FIELDS: Final = (
 _CAMELOT_RE: Final = re.compile(r"0?(1[0-2]|[1-9])([AB])")
 _TRUE: Final = frozenset({"1", "on", "true", "yes"})
 _FALSE: Final = frozenset({"", "0", "off", "false", "no"})
-
-
-@dataclass(frozen=True, slots=True)
-class LibraryTotals:
-    """Headline numbers for the dashboard."""
-
-    tracks: int
-    artists: int
-    labels: int
-    releases: int
-    spotify_matched: int
-    spotify_not_found: int
-    # When a track last changed: with the count, it says whether pictures are out of date.
-    changed_at: datetime | None = None
-
-    @property
-    def spotify_unsearched(self) -> int:
-        """Tracks never looked up on Spotify."""
-        return self.tracks - self.spotify_matched - self.spotify_not_found
-
-
-async def library_totals() -> LibraryTotals:
-    """Count tracks, artists, labels, releases and Spotify matches in one query."""
-    # SQLite would read "not found" through spotify_id's index and then every row;
-    # `+` steers it to the (searched_at, spotify_id) index, which answers alone.
-    unmatched = "+spotify_id" if db.is_sqlite() else "spotify_id"
-    rows = await Track.raw(
-        "SELECT (SELECT COUNT(*) FROM track) AS tracks,"
-        " (SELECT COUNT(*) FROM artist) AS artists,"
-        " (SELECT COUNT(*) FROM label) AS labels,"
-        " (SELECT COUNT(*) FROM release) AS releases,"
-        " (SELECT COUNT(*) FROM track WHERE spotify_id IS NOT NULL) AS spotify_matched,"
-        f" (SELECT COUNT(*) FROM track WHERE {unmatched} IS NULL"
-        "  AND spotify_searched_at IS NOT NULL) AS spotify_not_found,"
-        " (SELECT MAX(updated_at) FROM track) AS changed_at"
-    )
-    row = dict(rows[0])
-    changed_at = row.pop("changed_at")
-    if isinstance(changed_at, str):  # SQLite gives an expression's value back as text
-        changed_at = datetime.fromisoformat(changed_at)
-    return LibraryTotals(
-        **{key: int(value or 0) for key, value in row.items()}, changed_at=changed_at
-    )
-
-
-async def genre_choices() -> list[dict[str, object]]:
-    """Genres seen so far, by name, for the collect form's suggestions."""
-    rows = await Genre.select(Genre.beatport_id, Genre.name).order_by(Genre.name).limit(500)
-    return list(rows)
 
 
 # ---------------------------------------------------------------- filters
@@ -1161,116 +1110,24 @@ def beatport_url(slug: str | None, beatport_id: int) -> str:
     return f"{BEATPORT_WEB}/track/{slug or 'track'}/{beatport_id}"
 
 
-# ---------------------------------------------------------------- CSV export
-
-CSV_COLUMNS: Final = (
-    "beatport_id",
-    "title",
-    "mix_name",
-    "artists",
-    "remixers",
-    "label",
-    "genre",
-    "bpm",
-    "key",
-    "camelot",
-    "length_ms",
-    "isrc",
-    "release",
-    "release_date",
-    "beatport_url",
-    "spotify_id",
-    "spotify_method",
-    "spotify_confidence",
-    "spotify_searched_at",
-    # More than the documented set, after it.
-    "sub_genre",
-    "catalog_number",
-    "spotify_url",
-    "chart_position",
-)
-# Values come back as the driver reads them: dates as text, and integers as `x + 0`, an
-# expression, which SQLite hands over without running Piccolo's per-value converter
-# (a quarter of the export's time otherwise). Genre, sub-genre and label names come from
-# a dict loaded once per export rather than a join in every chunk.
-_EXPORT_COLUMNS: Final = (
-    "t.beatport_id + 0 AS beatport_id, t.title, t.mix_name, t.artists_text, t.remixers_text,"
-    " t.label + 0 AS label, t.genre + 0 AS genre, t.bpm + 0 AS bpm, t.key_name, t.camelot,"
-    " t.length_ms + 0 AS length_ms, t.isrc, r.name AS release_name,"
-    " CAST(t.new_release_date AS TEXT) AS released,"
-    f" '{BEATPORT_WEB}/track/' || COALESCE(NULLIF(t.slug, ''), 'track') || '/' || t.beatport_id"
-    " AS beatport_url, t.spotify_id,"
-    " CASE WHEN t.spotify_method IN ('isrc', 'text') THEN t.spotify_method END AS method,"
-    " t.spotify_confidence, t.spotify_searched_at, t.sub_genre + 0 AS sub_genre,"
-    " t.catalog_number, t.spotify_url"
-)
-# A spreadsheet runs a cell starting with one of these as a formula; scraped text must not.
-_FORMULA_STARTS: Final = frozenset("=+-@\t\r")
+# ---------------------------------------------------------------- walking a whole list
 
 
-def _text(value: str | None) -> str | None:
-    """Scraped text for a CSV cell, defused when a spreadsheet would take it for a formula."""
-    return "'" + value if value and value[0] in _FORMULA_STARTS else value
-
-
-def _csv_row(row: Sequence[Any], names: Mapping[tuple[str, int], str]) -> tuple[object, ...]:
-    """One export row (columns as `_EXPORT_COLUMNS`) as CSV cells; None is an empty cell."""
-    (beatport_id, title, mix_name, artists, remixers, label, genre, bpm, key, camelot,
-     length_ms, isrc, release, released, url, spotify_id, method, confidence, searched,
-     sub_genre, catalog_number, spotify_url, _id, *position) = row  # fmt: skip
-    return (
-        beatport_id,
-        _text(title),
-        _text(mix_name),
-        _text(artists),
-        _text(remixers),
-        _text(names.get(("label", label))),
-        _text(names.get(("genre", genre))),
-        bpm,
-        key,
-        camelot,
-        length_ms,
-        _text(isrc),
-        _text(release),
-        released,
-        url,
-        spotify_id,
-        method,
-        None if confidence is None else f"{confidence:.4g}",
-        searched.isoformat() if isinstance(searched, datetime) else searched,
-        _text(names.get(("sub_genre", sub_genre))),
-        _text(catalog_number),
-        spotify_url,
-        position[0] if position else None,
-    )
-
-
-async def _names() -> dict[tuple[str, int], str]:
-    """Every genre, sub-genre and label name by id (a few thousand at most)."""
-    (rows,) = await _read(
-        _sql(
-            "SELECT 'genre' AS kind, id, name FROM genre UNION ALL SELECT 'sub_genre', id, name"
-            " FROM sub_genre UNION ALL SELECT 'label', id, name FROM label"
-        )
-    )
-    return {(row["kind"], int(row["id"])): str(row["name"]) for row in rows}
-
-
-async def export_chunks(
-    track_filter: TrackFilter, *, chunk: int = EXPORT_CHUNK, ahead: int = 2
+async def ordered_chunks(
+    track_filter: TrackFilter, columns: str, *, chunk: int = EXPORT_CHUNK, ahead: int = 2
 ) -> AsyncIterator[list[Sequence[Any]]]:
     """Every track under the filter, in the list's order, `chunk` rows at a time.
 
-    Each row holds the `_EXPORT_COLUMNS`, then the track's id (and its chart position
-    when the list is in a job's chart order). A keyset walk: each chunk starts after the
-    last sort key of the one before, found with a cheap index-only query, so no chunk
-    re-reads earlier rows. The chunks' rows (the costly part) are fetched up to `ahead`
-    at a time and handed out in order; memory holds those few chunks, however large the
-    library.
+    Each row holds `columns` (SQL over the track as `t` and its release as `r`), then
+    the track's id (and its chart position when the list is in a job's chart order).
+    A keyset walk: each chunk starts after the last sort key of the one before, found
+    with a cheap index-only query, so no chunk re-reads earlier rows. The chunks' rows
+    (the costly part) are fetched up to `ahead` at a time and handed out in order;
+    memory holds those few chunks, however large the library.
     """
     sqlite = db.is_sqlite()
     order = _ORDERS[track_filter.sort]
-    columns = _sort_columns(order)
+    sort_keys = _sort_columns(order)
     phases = ["value"] if order.nullable is None else ["null", "value"]
     if order.descending and order.nullable is not None:
         phases.reverse()
@@ -1282,7 +1139,7 @@ async def export_chunks(
         ids = _ordered_ids(track_filter, sqlite=sqlite, limit=chunk, after=after, phase=phase)
         return await _read_tuples(
             _sql(
-                f"SELECT {_EXPORT_COLUMNS}, p.id + 0 AS id{position}"
+                f"SELECT {columns}, p.id + 0 AS id{position}"
                 " FROM ({}) p JOIN track t ON t.id = p.id"
                 f" LEFT JOIN release r ON r.id = t.release ORDER BY {outer}",
                 ids,
@@ -1294,7 +1151,7 @@ async def export_chunks(
         ids = _ordered_ids(
             track_filter, sqlite=sqlite, limit=1, offset=chunk - 1, after=after, phase=phase
         )
-        rows = await _read_tuples(_sql(f"SELECT id, {', '.join(columns)} FROM ({{}}) k", ids))
+        rows = await _read_tuples(_sql(f"SELECT id, {', '.join(sort_keys)} FROM ({{}}) k", ids))
         if not rows:
             return None
         found_id, *keys = rows[0]
@@ -1318,92 +1175,3 @@ async def export_chunks(
             future.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
-
-
-async def export_csv(track_filter: TrackFilter) -> AsyncIterator[str]:
-    """The filter's tracks as CSV text: the header row, then one chunk of rows at a time."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    yield buffer.getvalue()
-    names = await _names()
-    async for rows in export_chunks(track_filter):
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows(_csv_row(row, names) for row in rows)
-        yield buffer.getvalue()
-
-
-# ---------------------------------------------------------------- dashboard pictures
-
-
-@dataclass(slots=True)
-class LibraryStats:
-    """What the dashboard draws: counts by BPM, key and Spotify state; top genres and labels."""
-
-    bpm: dict[int, int] = field(default_factory=dict)
-    keys: dict[str, int] = field(default_factory=dict)
-    spotify: dict[str, int] = field(default_factory=dict)
-    genres: list[tuple[Ref, int]] = field(default_factory=list)
-    labels: list[tuple[Ref, int]] = field(default_factory=list)
-
-
-# The last distributions computed, by database and library fingerprint: grouping 100,000
-# tracks four ways costs ~100 ms, and they only change when tracks are added or changed.
-_stats_cache: dict[tuple[str, int, datetime | None, int], LibraryStats] = {}
-
-
-async def library_stats(totals: LibraryTotals, top: int = 10) -> LibraryStats:
-    """Everything the dashboard's pictures need: one grouped query, reused until tracks change.
-
-    The Spotify shares come from `totals`, which the dashboard reads anyway.
-    """
-    engine = db.current()
-    where = str(getattr(engine, "path", None) or getattr(engine, "config", {}).get("dsn"))
-    key = (where, totals.tracks, totals.changed_at, top)
-    stats = _stats_cache.get(key)
-    if stats is None:
-        stats = await _distributions(top)
-        _stats_cache.clear()
-        _stats_cache[key] = stats
-    return replace(
-        stats,
-        spotify={
-            "matched": totals.spotify_matched,
-            "not_found": totals.spotify_not_found,
-            "unsearched": totals.spotify_unsearched,
-        },
-    )
-
-
-async def _distributions(top: int) -> LibraryStats:
-    """Counts by BPM and key, and the busiest genres and labels, in one query."""
-    rows = await Track.raw(
-        "SELECT 'bpm' AS kind, t.bpm AS id, CAST(NULL AS TEXT) AS name, COUNT(*) AS n FROM track t"
-        " WHERE t.bpm IS NOT NULL GROUP BY t.bpm"
-        " UNION ALL SELECT 'key', CAST(NULL AS INTEGER), t.camelot, COUNT(*) FROM track t"
-        " WHERE t.camelot IS NOT NULL GROUP BY t.camelot"
-        " UNION ALL SELECT 'genre', g.id, g.name, c.n FROM (SELECT t.genre AS id, COUNT(*) AS n"
-        " FROM track t WHERE t.genre IS NOT NULL GROUP BY t.genre ORDER BY n DESC, t.genre"
-        " LIMIT {}) c JOIN genre g ON g.id = c.id"
-        " UNION ALL SELECT 'label', l.id, l.name, c.n FROM (SELECT t.label AS id, COUNT(*) AS n"
-        " FROM track t WHERE t.label IS NOT NULL GROUP BY t.label ORDER BY n DESC, t.label"
-        " LIMIT {}) c JOIN label l ON l.id = c.id",
-        top,
-        top,
-    )
-    stats = LibraryStats()
-    for row in rows:
-        count = int(row["n"])
-        match row["kind"]:
-            case "bpm":
-                stats.bpm[int(row["id"])] = count
-            case "key":
-                stats.keys[str(row["name"])] = count
-            case "genre":
-                stats.genres.append((Ref(int(row["id"]), str(row["name"])), count))
-            case "label":
-                stats.labels.append((Ref(int(row["id"]), str(row["name"])), count))
-    stats.genres.sort(key=lambda item: (-item[1], item[0].name))
-    stats.labels.sort(key=lambda item: (-item[1], item[0].name))
-    return stats

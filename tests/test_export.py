@@ -8,6 +8,7 @@ import io
 import pytest
 
 from services import catalog
+from services.export import export_chunks
 from tests.conftest import LiveApp
 from tests.support.library import (
     HOSTILE_LABEL,
@@ -161,7 +162,7 @@ async def test_keyset_chunks_walk_every_track_once_in_list_order(
     track_filter = catalog.parse_filter({"sort": sort})
     page = await catalog.browse_tracks({"sort": sort}, per_page=100)
     assert page is not None and len(page.rows) == 40
-    walked = [row[0] async for rows in catalog.export_chunks(track_filter, chunk=3)
+    walked = [row[0] async for rows in export_chunks(track_filter, chunk=3)
               for row in rows]  # fmt: skip
     ids = {row.id: beatport for beatport, row in _by_beatport(page).items()}
     assert walked == [ids[row.id] for row in page.rows]

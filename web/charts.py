@@ -1,6 +1,6 @@
 """The dashboard's pictures as plain shapes for inline SVG: no chart library, no JavaScript.
 
-Each function turns counts from `services.catalog.library_stats` into coordinates the
+Each function turns counts from `services.library_stats.library_stats` into coordinates the
 templates draw; everything here is arithmetic, so it is easy to test and to reason about.
 """
 
@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-from services import catalog
+from services import catalog, library_stats
 
 BPM_LOW: Final = 70
 BPM_HIGH: Final = 180
@@ -188,7 +188,7 @@ class Pictures:
     spotify: list[Share]
 
 
-def pictures(stats: catalog.LibraryStats) -> Pictures:
+def pictures(stats: library_stats.LibraryStats) -> Pictures:
     """All the dashboard's pictures from one set of library counts."""
     return Pictures(
         histogram=bpm_histogram(stats.bpm),

@@ -20,7 +20,7 @@ from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.response import Redirect, Template
 from taskiq import AsyncBroker
 
-from services import catalog, jobs
+from services import jobs, library_stats
 from services.collection import InvalidRequest, parse_collect_request
 from services.enrichment import parse_enrich_request
 from services.settings import Settings
@@ -125,7 +125,7 @@ async def read_fields(request: Request[Any, Any, Any]) -> tuple[dict[str, str], 
 
 async def form_context() -> dict[str, Any]:
     """What both dashboard form panels need besides values and errors."""
-    return {"genres": await catalog.genre_choices()}
+    return {"genres": await library_stats.genre_choices()}
 
 
 class CollectController(Controller):
@@ -251,7 +251,7 @@ async def answer_error(
     return Template(
         "dashboard.html",
         context={
-            "totals": await catalog.library_totals(),
+            "totals": await library_stats.library_totals(),
             "jobs": [{**row, "snapshot": jobs.snapshot_of(row)} for row in recent],
             **await form_context(),
             **forms,

@@ -6,7 +6,7 @@ from litestar import Controller, get
 from litestar.params import FromQuery
 from litestar.response import Template
 
-from services import catalog, jobs
+from services import jobs, library_stats
 from web import charts
 
 JOBS_PER_PAGE = 50
@@ -18,15 +18,15 @@ class DashboardController(Controller):
     @get("/", name="dashboard")
     async def index(self) -> Template:
         """Library totals and pictures, recent jobs with live badges."""
-        totals = await catalog.library_totals()
+        totals = await library_stats.library_totals()
         recent = await jobs.recent(10)
-        stats = await catalog.library_stats(totals) if totals.tracks else None
+        stats = await library_stats.library_stats(totals) if totals.tracks else None
         return Template(
             "dashboard.html",
             context={
                 "totals": totals,
                 "jobs": [with_snapshot(row) for row in recent],
-                "genres": await catalog.genre_choices(),
+                "genres": await library_stats.genre_choices(),
                 "pictures": charts.pictures(stats) if stats else None,
             },
         )

@@ -13,7 +13,7 @@ from litestar.params import FromPath
 from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
 from litestar.response import Stream, Template
 
-from services import catalog
+from services import catalog, export
 from web.errors import error_response, wants_json
 
 EXPORT_HEADERS = {
@@ -51,7 +51,7 @@ class TrackController(Controller):
         except catalog.InvalidFilter as exc:
             return error_response(request, 422, str(exc), {"errors": exc.errors})
         return Stream(
-            catalog.export_csv(track_filter),
+            export.export_csv(track_filter),
             media_type="text/csv; charset=utf-8",
             headers=EXPORT_HEADERS,
         )
