@@ -237,9 +237,13 @@ class AuthMiddleware:
         if not gate.enabled:
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
+        if path.startswith(PUBLIC_PREFIXES):
+            # Static files: no need to know who asks (a session check may ask Redis).
+            await self.app(scope, receive, send)
+            return
         request: Request[Any, Any, Any] = Request(scope)
         state = scope.setdefault("state", {})
-        path = scope["path"]
         session = await gate.session(request.cookies.get(SESSION_COOKIE))
         if session is not None:
             state[AUTH_STATE_KEY] = "session"
