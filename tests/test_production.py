@@ -180,6 +180,14 @@ class LabelJobOnWorkers:
             stop_process(self.second)
 
 
+@pytest.fixture
+def beatport_workers_env(
+    database_url: str, redis_url: str, beatport: FakeBeatport, process_env: dict[str, str]
+) -> dict[str, str]:
+    """The environment of `crate worker` processes collecting from the fake Beatport."""
+    return worker_env(process_env, database_url, redis_url, beatport)
+
+
 @contextlib.asynccontextmanager
 async def label_job_on_workers(
     app: LiveApp, env: dict[str, str], logs: Path
@@ -195,15 +203,9 @@ async def label_job_on_workers(
 
 
 async def test_killed_worker_job_completes_on_the_other_worker(
-    redis_app: LiveApp,
-    database_url: str,
-    redis_url: str,
-    beatport: FakeBeatport,
-    process_env: dict[str, str],
-    tmp_path: Path,
+    redis_app: LiveApp, beatport_workers_env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = worker_env(process_env, database_url, redis_url, beatport)
-    async with label_job_on_workers(redis_app, env, tmp_path) as workers:
+    async with label_job_on_workers(redis_app, beatport_workers_env, tmp_path) as workers:
         workers.start_second()
         await asyncio.sleep(1.0)  # let it join the group
         kill_group(workers.first, signal.SIGKILL)
@@ -213,15 +215,9 @@ async def test_killed_worker_job_completes_on_the_other_worker(
 
 
 async def test_sigterm_finishes_the_page_and_another_worker_resumes(
-    redis_app: LiveApp,
-    database_url: str,
-    redis_url: str,
-    beatport: FakeBeatport,
-    process_env: dict[str, str],
-    tmp_path: Path,
+    redis_app: LiveApp, beatport_workers_env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = worker_env(process_env, database_url, redis_url, beatport)
-    async with label_job_on_workers(redis_app, env, tmp_path) as workers:
+    async with label_job_on_workers(redis_app, beatport_workers_env, tmp_path) as workers:
         stopped_at = time.monotonic()
         kill_group(workers.first, signal.SIGTERM)
         workers.first.wait(30)
