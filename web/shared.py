@@ -35,18 +35,19 @@ BREAKER_SECONDS: Final = 5.0
 SHARED_REDIS_KEY: Final = "shared_redis"
 KEY_PREFIX: Final = "crate:"
 
-# Drop events older than the window, then either answer the wait (over the limit) or,
-# when asked to, count one more event: atomically, so two processes cannot both take
-# the last free slot.
+# Drop events older than the window, then by mode: "check" answers the wait when over
+# the limit; "hit" does too, and otherwise counts one more event; "add" counts one
+# whatever the count. Atomically, so two processes cannot both take the last free slot.
 _HIT_SCRIPT: Final = """
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
+local mode = ARGV[5]
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+if mode ~= 'add' and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   return tostring(tonumber(oldest[2]) + window - now)
 end
-if ARGV[5] == '1' then
+if mode ~= 'check' then
   redis.call('ZADD', KEYS[1], now, ARGV[4])
   redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
 end
@@ -151,10 +152,10 @@ class SharedRedis:
             )
             return False, None
 
-    async def hit(self, key: str, now: float, window: float, limit: int, record: bool) -> Any:
-        """Run the sliding-window script (see `_HIT_SCRIPT`)."""
+    async def hit(self, key: str, now: float, window: float, limit: int, mode: str) -> Any:
+        """Run the sliding-window script in `mode` (see `_HIT_SCRIPT`)."""
         member = f"{now:.6f}:{secrets.token_hex(4)}"
-        args: list[str | int] = [repr(now), repr(window), limit, member, "1" if record else "0"]
+        args: list[str | int] = [repr(now), repr(window), limit, member, mode]
         return await self._hit(keys=[key], args=args, client=self._client)
 
     async def close(self) -> None:
@@ -189,12 +190,13 @@ class SharedLimiter:
     def _key(self, key: Hashable) -> str:
         return f"{KEY_PREFIX}limit:{self.name}:{_digest(str(key))}"
 
-    async def _check(self, key: Hashable, record: bool) -> tuple[bool, float | None]:
+    async def _shared(self, key: Hashable, mode: str) -> tuple[bool, float | None]:
+        """`(True, wait)` from Redis, or `(False, None)` when this process counts alone."""
         if self._redis is None:
             return False, None
         redis, now = self._redis, self._clock()
         answered, wait = await redis.call(
-            lambda _: redis.hit(self._key(key), now, self.window, self.limit, record)
+            lambda _: redis.hit(self._key(key), now, self.window, self.limit, mode)
         )
         if not answered:
             return False, None
@@ -202,30 +204,19 @@ class SharedLimiter:
 
     async def retry_after(self, key: Hashable) -> float | None:
         """Seconds until `key` may act again, or None when it may act now."""
-        shared, wait = await self._check(key, record=False)
+        shared, wait = await self._shared(key, "check")
         return wait if shared else self.local.retry_after(key)
 
     async def hit(self, key: Hashable) -> float | None:
         """Count one event unless over the limit; return the wait when over it."""
-        shared, wait = await self._check(key, record=True)
+        shared, wait = await self._shared(key, "hit")
         return wait if shared else self.local.hit(key)
 
     async def record(self, key: Hashable) -> None:
         """Count one event for `key` now, over the limit or not."""
-        if self._redis is not None:
-            now, name = self._clock(), self._key(key)
-            member = f"{now:.6f}:{secrets.token_hex(4)}"
-
-            async def add(client: Redis) -> None:
-                async with client.pipeline(transaction=True) as pipe:
-                    pipe.zadd(name, {member: now})
-                    pipe.pexpire(name, int(self.window * 1000) + 1)
-                    await pipe.execute()
-
-            answered, _ = await self._redis.call(add)
-            if answered:
-                return
-        self.local.record(key)
+        shared, _ = await self._shared(key, "add")
+        if not shared:
+            self.local.record(key)
 
     async def reset(self, key: Hashable) -> None:
         """Forget `key`'s events."""
