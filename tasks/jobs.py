@@ -219,15 +219,13 @@ async def _run(
     except jobs.JobDeferred as deferred:
         # Not an ending: record "waiting until …", then hand the job back to run later.
         waiting = replace(deferred.snapshot, state="waiting", retry_at=deferred.retry_at)
-        await progress.update(waiting)
-        await jobs.save_snapshot(task_id, waiting)
+        await progress.update(waiting, save_row=True)
         return waiting.to_json(), deferred.retry_at
     except jobs.JobInterrupted:
         # This worker is shutting down: the page in hand is stored and checkpointed, so
         # queue the job again; another worker (or this one, restarted) resumes it.
         queued = replace(progress.last, state="queued", phase="resuming after a worker stopped")
-        await jobs.save_snapshot(task_id, queued)
-        await progress.update(queued)
+        await progress.update(queued, save_row=True)
         return queued.to_json(), jobs.now()
     except jobs.JobCancelled:
         final = replace(progress.last, state="cancelled", phase="cancelled", retry_at=None)
