@@ -37,18 +37,21 @@ KEY_PREFIX: Final = "crate:"
 
 # Drop events older than the window, then by mode: "check" answers the wait when over
 # the limit; "hit" does too, and otherwise counts one more event; "add" counts one
-# whatever the count. Atomically, so two processes cannot both take the last free slot.
+# whatever the count. Atomically, so two processes cannot both take the last free slot,
+# and on Redis's own clock: a time read by the caller before its call could arrive after
+# a later one's and make the wait longer than the window (or hosts' clocks could differ).
 _HIT_SCRIPT: Final = """
-local now = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local mode = ARGV[5]
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+local window = tonumber(ARGV[1])
+local mode = ARGV[4]
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if mode ~= 'add' and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+if mode ~= 'add' and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   return tostring(tonumber(oldest[2]) + window - now)
 end
 if mode ~= 'check' then
-  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('ZADD', KEYS[1], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
 end
 return false
@@ -152,10 +155,9 @@ class SharedRedis:
             )
             return False, None
 
-    async def hit(self, key: str, now: float, window: float, limit: int, mode: str) -> Any:
+    async def hit(self, key: str, window: float, limit: int, mode: str) -> Any:
         """Run the sliding-window script in `mode` (see `_HIT_SCRIPT`)."""
-        member = f"{now:.6f}:{secrets.token_hex(4)}"
-        args: list[str | int] = [repr(now), repr(window), limit, member, mode]
+        args: list[str | int] = [repr(window), limit, secrets.token_hex(8), mode]
         return await self._hit(keys=[key], args=args, client=self._client)
 
     async def close(self) -> None:
@@ -178,14 +180,12 @@ class SharedLimiter:
         *,
         redis: SharedRedis | None = None,
         local: SlidingWindowLimiter | None = None,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
         self.local = local or SlidingWindowLimiter(limit, window)
         self.limit = self.local.limit
         self.window = self.local.window
         self._redis = redis
-        self._clock = clock
 
     def _key(self, key: Hashable) -> str:
         return f"{KEY_PREFIX}limit:{self.name}:{_digest(str(key))}"
@@ -194,9 +194,9 @@ class SharedLimiter:
         """`(True, wait)` from Redis, or `(False, None)` when this process counts alone."""
         if self._redis is None:
             return False, None
-        redis, now = self._redis, self._clock()
+        redis = self._redis
         answered, wait = await redis.call(
-            lambda _: redis.hit(self._key(key), now, self.window, self.limit, mode)
+            lambda _: redis.hit(self._key(key), self.window, self.limit, mode)
         )
         if not answered:
             return False, None
