@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -200,6 +201,12 @@ def free_port() -> int:
         return port
 
 
+# Every field the status JSON answers, running or ended (the public contract).
+JOB_STATUS_FIELDS = frozenset(
+    {"task_id", "kind", "state", "phase", "done", "total", "counts", "retry_at", "error"}
+)
+
+
 @dataclass
 class LiveApp:
     """The app served by uvicorn in the test's own event loop, plus an HTTP client for it."""
@@ -215,10 +222,29 @@ class LiveApp:
         assert body is not None
         header = body.get("hx-headers")
         assert isinstance(header, str)
-        import json
-
         token: str = json.loads(header)["x-csrftoken"]
         return token
+
+    async def start_job(self, path: str, body: dict[str, Any]) -> str:
+        """POST a job route's JSON body; return the task id of the 202 answer."""
+        response = await self.http.post(path, json=body)
+        assert response.status_code == 202, response.text
+        task_id: str = response.json()["task_id"]
+        return task_id
+
+    async def run_job(self, path: str, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Start a job and wait for its end: its task id and final status."""
+        task_id = await self.start_job(path, body)
+        return task_id, await self.wait_for_state(task_id, ("succeeded", "failed"))
+
+    async def status(self, task_id: str) -> dict[str, Any]:
+        """The job's status JSON."""
+        response = await self.http.get(
+            f"/tasks/status/{task_id}", headers={"Accept": "application/json"}
+        )
+        assert response.status_code == 200, response.text
+        status: dict[str, Any] = response.json()
+        return status
 
     async def wait_for_state(
         self, task_id: str, states: tuple[str, ...], within: float = 20.0
@@ -227,11 +253,7 @@ class LiveApp:
         deadline = asyncio.get_running_loop().time() + within
         last: dict[str, Any] = {}
         while asyncio.get_running_loop().time() < deadline:
-            response = await self.http.get(
-                f"/tasks/status/{task_id}", headers={"Accept": "application/json"}
-            )
-            assert response.status_code == 200, response.text
-            last = response.json()
+            last = await self.status(task_id)
             if last["state"] in states:
                 return last
             await asyncio.sleep(0.05)

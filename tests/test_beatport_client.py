@@ -119,6 +119,21 @@ async def collect(client: BeatportClient, target: Target, max_pages: int = 50) -
     return pages
 
 
+async def collect_all_of(
+    client: BeatportClient, fake: FakeBeatport, url: str, kind: str, list_id: int
+) -> tuple[Target, list[TrackList]]:
+    """Collect a URL's every page; check that they hold the fake's list, in order."""
+    target = parse_target(url)
+    pages = await collect(client, target)
+    tracks = [t for listing in pages for t in listing.tracks]
+    expected = fake.track_ids(kind, list_id)
+    assert expected is not None
+    assert [t.beatport_id for t in tracks] == expected
+    if target.ordered:
+        assert [t.position for t in tracks] == list(range(1, len(expected) + 1))
+    return target, pages
+
+
 KINDS = [
     ("https://www.beatport.com/top-100", "top100", 0),
     ("https://www.beatport.com/genre/techno/6/top-100", "genre_top100", 6),
@@ -137,15 +152,8 @@ KINDS = [
 async def test_web_collects_every_page_of_each_kind(
     fake: FakeBeatport, web: BeatportClient, url: str, kind: str, list_id: int
 ) -> None:
-    target = parse_target(url)
-    pages = await collect(web, target)
-    tracks = [t for listing in pages for t in listing.tracks]
-    expected = fake.track_ids(kind, list_id)
-    assert expected is not None
-    assert [t.beatport_id for t in tracks] == expected
-    if target.ordered:
-        assert [t.position for t in tracks] == list(range(1, len(expected) + 1))
-    assert pages[0].total_count == len(expected)
+    target, pages = await collect_all_of(web, fake, url, kind, list_id)
+    assert pages[0].total_count == sum(len(listing.tracks) for listing in pages)
     for request in fake.requests:
         assert request.method == "GET"
         assert request.path == target.web_path()
@@ -405,14 +413,7 @@ async def test_politeness_uses_the_injected_clock_and_sleep(fake: FakeBeatport) 
 async def test_api_collects_every_page_of_each_kind(
     fake: FakeBeatport, api: BeatportClient, url: str, kind: str, list_id: int
 ) -> None:
-    target = parse_target(url)
-    pages = await collect(api, target)
-    tracks = [t for listing in pages for t in listing.tracks]
-    expected = fake.track_ids(kind, list_id)
-    assert expected is not None
-    assert [t.beatport_id for t in tracks] == expected
-    if target.ordered:
-        assert [t.position for t in tracks] == list(range(1, len(expected) + 1))
+    target, pages = await collect_all_of(api, fake, url, kind, list_id)
     for request in fake.requests:
         assert request.headers["authorization"] == f"Bearer {TOKEN}"
         assert request.path.startswith("/v4/catalog/")

@@ -353,9 +353,7 @@ async def test_collection_runs_on_a_real_worker_through_redis(
         **process_env,
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
-        "BEATPORT_MODE": "web",
-        "BEATPORT_WEB_URL": fake.web_url,
-        "BEATPORT_MIN_INTERVAL": "0",
+        **fake.web_env(),
     }
     log = tmp_path / "worker.log"
     worker = start_crate(["worker"], env, log)
@@ -385,13 +383,8 @@ async def test_collection_runs_on_a_real_worker_through_redis(
 def test_cli_collects_with_a_progress_report_and_explains_failures(
     tmp_path: Path, fake: FakeBeatport, process_env: dict[str, str]
 ) -> None:
-    env = {
-        **process_env,
-        "BEATPORT_MODE": "web",
-        "BEATPORT_WEB_URL": fake.web_url,
-        # Pages half a second apart, so the CLI (polling four times a second) sees them.
-        "BEATPORT_MIN_INTERVAL": "0.5",
-    }
+    # Pages half a second apart, so the CLI (polling four times a second) sees them.
+    env = {**process_env, **fake.web_env(min_interval=0.5)}
     done = subprocess.run(
         crate_command(
             "collect", "https://www.beatport.com/label/x/22/tracks", "--max-pages", "5", "--wait"

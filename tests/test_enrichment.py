@@ -123,10 +123,7 @@ async def enrich_app(
 
 async def start_enrich(live: LiveApp, **body: Any) -> str:
     """POST the enrich JSON route; return the task id."""
-    response = await live.http.post("/collect/spotify/enrich", json=body)
-    assert response.status_code == 202, response.text
-    task_id: str = response.json()["task_id"]
-    return task_id
+    return await live.start_job("/collect/spotify/enrich", body)
 
 
 async def test_enrichment_matches_by_isrc_then_text_and_records_misses(
@@ -388,12 +385,7 @@ async def test_enrichment_resumes_on_a_real_worker_after_a_long_wait(
 def test_cli_enrich_reports_and_refuses_without_credentials(
     tmp_path: Path, beatport: FakeBeatport, spotify: FakeSpotify, process_env: dict[str, str]
 ) -> None:
-    env = {
-        **process_env,
-        "BEATPORT_MODE": "web",
-        "BEATPORT_WEB_URL": beatport.web_url,
-        "BEATPORT_MIN_INTERVAL": "0",
-    }
+    env = {**process_env, **beatport.web_env()}
     refused = subprocess.run(
         crate_command("enrich"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -14,7 +15,14 @@ from bs4 import BeautifulSoup
 
 from services import jobs
 from tasks.jobs import QueueUnavailable, enqueue
-from tests.conftest import LiveApp, make_settings, serve_app, start_crate, stop_process
+from tests.conftest import (
+    JOB_STATUS_FIELDS,
+    LiveApp,
+    make_settings,
+    serve_app,
+    start_crate,
+    stop_process,
+)
 from tests.support import demo_jobs
 from web.app import create_app
 
@@ -40,27 +48,14 @@ async def test_job_runs_in_process_and_reports_progress_until_done(demo_app: Liv
     seen: set[str] = set()
     status: dict[str, Any] = {}
     for _ in range(400):
-        response = await demo_app.http.get(
-            f"/tasks/status/{task_id}", headers={"Accept": "application/json"}
-        )
-        status = response.json()
+        status = await demo_app.status(task_id)
         seen.add(status["state"])
         if status["state"] == "succeeded":
             break
-        await __import__("asyncio").sleep(0.02)
+        await asyncio.sleep(0.02)
     assert status["state"] == "succeeded"
     assert "running" in seen
-    assert set(status) == {
-        "task_id",
-        "kind",
-        "state",
-        "phase",
-        "done",
-        "total",
-        "counts",
-        "retry_at",
-        "error",
-    }
+    assert set(status) == JOB_STATUS_FIELDS
     assert status["kind"] == demo_jobs.KIND
     assert (status["done"], status["total"], status["counts"]) == (4, 4, {"ticks": 4})
 
@@ -184,9 +179,7 @@ async def test_job_runs_on_a_real_worker_through_redis(
     broker = redis_app.app.state.broker
     # Queued before any worker exists: it waits in the stream, reported as queued.
     task_id = await enqueue(broker, demo_jobs.KIND, {"steps": 5, "delay": 0.05})
-    status = (
-        await redis_app.http.get(f"/tasks/status/{task_id}", headers={"Accept": "application/json"})
-    ).json()
+    status = await redis_app.status(task_id)
     assert status["state"] == "queued"
 
     log = tmp_path / "worker.log"
@@ -205,9 +198,7 @@ async def test_job_runs_on_a_real_worker_through_redis(
     client = redis.Redis.from_url(redis_url)
     client.delete(task_id, f"{task_id}__progress")
     client.close()
-    again = (
-        await redis_app.http.get(f"/tasks/status/{task_id}", headers={"Accept": "application/json"})
-    ).json()
+    again = await redis_app.status(task_id)
     assert again["state"] == "succeeded" and again["counts"] == {"ticks": 5}
 
 

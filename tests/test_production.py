@@ -59,12 +59,8 @@ def worker_env(
         "CRATE_JOB_IDLE_TIMEOUT": IDLE,
     }
     if beatport is not None:
-        env |= {
-            "BEATPORT_MODE": "web",
-            "BEATPORT_WEB_URL": beatport.web_url,
-            # Slow enough that a test can act while the collection is under way.
-            "BEATPORT_MIN_INTERVAL": "0.15",
-        }
+        # Slow enough that a test can act while the collection is under way.
+        env |= beatport.web_env(min_interval=0.15)
     return env
 
 
@@ -129,22 +125,16 @@ async def test_two_workers_run_each_job_exactly_once_and_share_them(
 
 async def collect_label(live: LiveApp) -> str:
     """Start the long label collection over the JSON API."""
-    response = await live.http.post(
-        "/collect/beatport/collect", json={"url": "https://www.beatport.com/label/l/21/tracks"}
-    )
-    assert response.status_code == 202, response.text
-    task_id: str = response.json()["task_id"]
-    return task_id
+    url = "https://www.beatport.com/label/l/21/tracks"
+    return await live.start_job("/collect/beatport/collect", {"url": url})
 
 
 async def wait_until_some_pages(live: LiveApp, task_id: str, pages: int = 2) -> dict[str, Any]:
     """Wait until the job has stored a few pages."""
     for _ in range(600):
-        status = (
-            await live.http.get(f"/tasks/status/{task_id}", headers={"Accept": "application/json"})
-        ).json()
+        status = await live.status(task_id)
         if status["done"] >= 25 * pages:
-            return status  # type: ignore[no-any-return]
+            return status
         await asyncio.sleep(0.05)
     raise AssertionError("the collection never got going")
 
@@ -222,11 +212,7 @@ async def test_sigterm_finishes_the_page_and_another_worker_resumes(
         kill_group(workers.first, signal.SIGTERM)
         workers.first.wait(30)
         stop_seconds = time.monotonic() - stopped_at
-        status = (
-            await redis_app.http.get(
-                f"/tasks/status/{workers.task_id}", headers={"Accept": "application/json"}
-            )
-        ).json()
+        status = await redis_app.status(workers.task_id)
         assert status["state"] == "queued", status
         assert 0 < status["done"] < 400
         workers.start_second()

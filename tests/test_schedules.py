@@ -160,9 +160,7 @@ async def test_two_scheduler_processes_start_one_run_per_minute(
         **process_env,
         "DATABASE_URL": sqlite_url,
         "REDIS_URL": redis_url,
-        "BEATPORT_MODE": "web",
-        "BEATPORT_WEB_URL": beatport.web_url,
-        "BEATPORT_MIN_INTERVAL": "0",
+        **beatport.web_env(),
     }
     processes = []
     for name in ("scheduler-a", "scheduler-b", "worker"):

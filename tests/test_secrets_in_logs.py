@@ -33,6 +33,7 @@ CRATE_PASSWORD = "crate-login-password-7Kq2"
 CRATE_API_TOKEN = "crate-api-token-Zx81mQ0pLr"
 BEATPORT_TOKEN = "beatport-pasted-token-Hn3v"
 CHART = 11
+CHART_BODY = {"url": f"https://www.beatport.com/chart/peak-time/{CHART}"}
 TRACKS = 30
 # The v4 API serves 100 tracks a page: enough tracks for three pages, so the short-lived
 # login token is refreshed between pages.
@@ -276,20 +277,12 @@ async def test_a_full_collect_and_enrich_leaks_no_secret(
         settings = settings_for(database_url, beatport_auth, beatport, spotify)
         async for live in api_live(settings):
             listen_to_uvicorn(capture_everything)
-            collect = await live.http.post(
-                "/collect/beatport/collect",
-                json={"url": f"https://www.beatport.com/chart/peak-time/{CHART}"},
-            )
-            assert collect.status_code == 202, collect.text
-            collect_id = collect.json()["task_id"]
-            status = await live.wait_for_state(collect_id, ("succeeded", "failed"))
+            collect_id, status = await live.run_job("/collect/beatport/collect", CHART_BODY)
             assert status["state"] == "succeeded", status
             assert status["counts"]["new"] == beatport.list_size("chart", CHART)
 
-            enrich = await live.http.post("/collect/spotify/enrich", json={"limit": ENRICH_LIMIT})
-            assert enrich.status_code == 202, enrich.text
-            enrich_id = enrich.json()["task_id"]
-            status = await live.wait_for_state(enrich_id, ("succeeded", "failed"))
+            body = {"limit": ENRICH_LIMIT}
+            enrich_id, status = await live.run_job("/collect/spotify/enrich", body)
             assert status["state"] == "succeeded", status
             assert status["counts"]["matched_isrc"] > 0 and status["counts"]["errors"] == 0
 
@@ -325,13 +318,7 @@ async def test_refused_credentials_fail_the_jobs_in_words_without_the_secret(
         settings = settings_for(database_url, beatport_auth, beatport, spotify, **wrong)
         async for live in api_live(settings):
             listen_to_uvicorn(capture_everything)
-            collect = await live.http.post(
-                "/collect/beatport/collect",
-                json={"url": f"https://www.beatport.com/chart/peak-time/{CHART}"},
-            )
-            assert collect.status_code == 202, collect.text
-            collect_id = collect.json()["task_id"]
-            failed = await live.wait_for_state(collect_id, ("succeeded", "failed"))
+            collect_id, failed = await live.run_job("/collect/beatport/collect", CHART_BODY)
             assert failed["state"] == "failed", failed
             if beatport_auth == "token":
                 assert "refused BEATPORT_TOKEN" in failed["error"]
@@ -340,10 +327,7 @@ async def test_refused_credentials_fail_the_jobs_in_words_without_the_secret(
 
             # Something to enrich, so the Spotify credentials are really tried.
             await seed_one_track()
-            enrich = await live.http.post("/collect/spotify/enrich", json={})
-            assert enrich.status_code == 202, enrich.text
-            enrich_id = enrich.json()["task_id"]
-            refused = await live.wait_for_state(enrich_id, ("succeeded", "failed"))
+            enrich_id, refused = await live.run_job("/collect/spotify/enrich", {})
             assert refused["state"] == "failed", refused
             assert "SPOTIFY_CLIENT_SECRET" in refused["error"]
             await collect_evidence(live, [collect_id, enrich_id], evidence)

@@ -431,6 +431,14 @@ class FakeBeatport:
         """Base URL of the v4 API (BEATPORT_API_URL)."""
         return f"http://{self._host}:{self._port}/v4"
 
+    def web_env(self, min_interval: float = 0) -> dict[str, str]:
+        """The environment that points a `crate` process at these public pages."""
+        return {
+            "BEATPORT_MODE": "web",
+            "BEATPORT_WEB_URL": self.web_url,
+            "BEATPORT_MIN_INTERVAL": str(min_interval),
+        }
+
     # ------------------------------------------------------------ switches
 
     def fail_next(
