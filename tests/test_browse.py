@@ -449,6 +449,10 @@ async def test_a_jobs_tracks_come_in_chart_order(live_app: LiveApp, library: Lib
     history = await live_app.http.get("/jobs")
     link = page_of(history.text).select_one("a.job-tracks")
     assert link is not None and link["href"] == "/tracks?job=chart-job-2"
+    cell = link.find_parent("td")
+    assert cell is not None and cell.get_text(" ", strip=True).startswith(
+        "Beatport collection chart 'test-chart' (#77)"
+    )
     # The live badge is still there.
     assert page_of(history.text).select_one("#job-chart-job-2") is not None
 

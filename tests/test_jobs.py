@@ -65,6 +65,7 @@ async def test_job_runs_in_process_and_reports_progress_until_done(demo_app: Liv
     assert row["started_at"] <= row["finished_at"]
     page = await demo_app.http.get("/jobs")
     assert badge(page.text)["data-state"] == "succeeded"
+    assert "Demo job" in page.text  # a kind without a title of its own, in words
 
 
 async def test_badge_polls_while_active_and_stops_when_done(demo_app: LiveApp) -> None:

@@ -6,6 +6,12 @@ from datetime import datetime
 
 from litestar.plugins.jinja import JinjaTemplateEngine
 
+from tasks.collection import COLLECT_KIND
+from tasks.enrichment import ENRICH_KIND
+
+# What people call each kind of job (the kinds are the task names in the queue).
+JOB_TITLES = {COLLECT_KIND: "Beatport collection", ENRICH_KIND: "Spotify matching"}
+
 
 def local_time(value: datetime | None, fmt: str = "%H:%M") -> str:
     """A timestamp in the server's local time zone, or an empty string."""
@@ -27,6 +33,13 @@ def duration(milliseconds: int | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def job_title(kind: str) -> str:
+    """'collect_bp_tracks_task' -> 'Beatport collection'; an unknown kind in words."""
+    return JOB_TITLES.get(kind) or kind.replace("_", " ").capitalize()
+
+
 def configure(engine: JinjaTemplateEngine) -> None:
     """Register Crate's filters on the Jinja environment."""
-    engine.engine.filters.update(local_time=local_time, thousands=thousands, duration=duration)
+    engine.engine.filters.update(
+        local_time=local_time, thousands=thousands, duration=duration, job_title=job_title
+    )
