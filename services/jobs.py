@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from services.tables import Job
 
@@ -88,6 +88,18 @@ class Snapshot:
         if not self.total:
             return None
         return min(100, math.floor(100 * self.done / self.total))
+
+    @property
+    def counts_in_words(self) -> str:
+        """'300 new, 0 updated' / '12 matched by ISRC, 3 not found'; '' without counts."""
+        return ", ".join(
+            f"{n:,} {COUNT_WORDS.get(name) or name.replace('_', ' ')}"
+            for name, n in self.counts.items()
+        )
+
+
+# Count names that read badly with their underscores replaced.
+COUNT_WORDS: Final = {"matched_isrc": "matched by ISRC", "matched_text": "matched by text"}
 
 
 class Progress(Protocol):

@@ -183,6 +183,9 @@ async def test_short_rate_limit_waits_and_loses_nothing(
     status = await enrich_app.wait_for_state(task_id, ("succeeded", "failed"))
     assert status["counts"]["not_found"] == len(expected["absent"])
     assert status["counts"]["matched_isrc"] == len(expected["isrc"])
+    badge = (await enrich_app.http.get(f"/tasks/status/{task_id}")).text
+    assert f"{len(expected['isrc'])} matched by ISRC" in badge
+    assert f"{len(expected['absent'])} not found" in badge
 
 
 @pytest.mark.parametrize("retry_after", ["0", None])
@@ -415,5 +418,6 @@ def test_cli_enrich_reports_and_refuses_without_credentials(
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert "Done (" in done.stdout and "not found" in done.stdout
+    assert "Done (" in done.stdout and "matched by ISRC" in done.stdout, done.stdout
+    assert "not found" in done.stdout
     assert DEFAULT_CLIENT_SECRET not in done.stdout + done.stderr

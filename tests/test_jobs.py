@@ -130,7 +130,11 @@ async def test_cancel_stops_a_running_job_between_steps(demo_app: LiveApp) -> No
     )
     assert response.status_code == 200
     status = await demo_app.wait_for_state(task_id, ("cancelled",))
-    assert status["done"] < 200
+    assert 0 < status["done"] < 200
+    # The badge says what the job had done (and stored) before it stopped.
+    html = (await demo_app.http.get(f"/tasks/status/{task_id}")).text
+    text = " ".join(badge(html).get_text().split())
+    assert text == f"cancelled (kept: {status['counts']['ticks']} ticks)", text
 
 
 async def test_cancel_needs_the_csrf_token(demo_app: LiveApp) -> None:

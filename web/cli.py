@@ -341,12 +341,12 @@ async def follow(broker: Any, task_id: str) -> int:
             if snapshot.state in jobs.FINAL_STATES:
                 break
             await asyncio.sleep(0.25)
-    counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in snapshot.counts.items())
+    counts = snapshot.counts_in_words
     if snapshot.state == "succeeded":
         click.echo(f"Done{f' ({counts})' if counts else ''}.")
         return 0
     if snapshot.state == "cancelled":
-        click.echo(f"Cancelled{f' ({counts})' if counts else ''}.", err=True)
+        click.echo(f"Cancelled{f' (kept: {counts})' if counts else ''}.", err=True)
         return 1
     click.secho(f"Failed: {snapshot.error}", fg="red", err=True)
     return 1
@@ -360,7 +360,7 @@ def describe_job(row: dict[str, Any]) -> str:
     if snapshot.total:
         text += f" {snapshot.done}/{snapshot.total}"
     if snapshot.counts:
-        text += " (" + ", ".join(f"{v} {k}" for k, v in snapshot.counts.items()) + ")"
+        text += f" ({snapshot.counts_in_words})"
     if snapshot.error:
         text += f": {snapshot.error}"
     return text
