@@ -13,7 +13,7 @@ from bs4 import BeautifulSoup
 
 from services import jobs, schedules
 from services.collection import InvalidRequest
-from services.tables import Job, Schedule
+from services.tables import Genre, Job, Schedule
 from tasks.schedules import start_scheduled_collection
 from tests.conftest import (
     LiveApp,
@@ -101,14 +101,21 @@ async def test_a_schedule_fires_once_per_period_and_never_over_a_running_job(
 
 async def test_schedules_page_adds_pauses_and_deletes(live_app: LiveApp) -> None:
     token = await live_app.csrf_token("/schedules")
-    empty = await live_app.http.get("/schedules")
-    assert "No schedules yet" in empty.text
+    await Genre.insert(Genre(beatport_id=5, name="Hard Techno", slug="hard-techno"))
+    empty = BeautifulSoup((await live_app.http.get("/schedules")).text, "html.parser")
+    assert "No schedules yet" in empty.get_text()
+    assert empty.select_one("#s-enrich").has_attr("checked")  # type: ignore[union-attr]
+    suggested = empty.select("#s-genre-choices option")
+    assert [(o["value"], o.get_text()) for o in suggested] == [("5", "Hard Techno")]
     bad = await live_app.http.post(
         "/schedules", data={"name": "x", "cron": "soon", "url": "", "_csrf_token": token}
     )
     assert bad.status_code == 422
     page = BeautifulSoup(bad.text, "html.parser")
     assert page.select_one("#cron-error") is not None
+    # What was typed comes back as it was: the box left unticked stays unticked.
+    assert page.select_one("#s-name")["value"] == "x"  # type: ignore[index]
+    assert not page.select_one("#s-enrich").has_attr("checked")  # type: ignore[union-attr]
     made = await live_app.http.post(
         "/schedules",
         data={
@@ -122,7 +129,7 @@ async def test_schedules_page_adds_pauses_and_deletes(live_app: LiveApp) -> None
     )
     assert made.status_code == 303
     listing = await live_app.http.get("/schedules")
-    assert "Mondays" in listing.text and "genre #5, last 7 days" in listing.text
+    assert "Mondays" in listing.text and "Hard Techno #5, last 7 days" in listing.text
     row = await Schedule.select().first()
     assert row is not None and row["enrich_after"] is True
     await live_app.http.post(f"/schedules/{row['id']}/toggle", data={"_csrf_token": token})

@@ -9,11 +9,23 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
-from services import schedules
+from services import library_stats, schedules
 from services.collection import InvalidRequest
 from services.tables import Schedule
 from web.collect import read_fields
 from web.errors import wants_json
+
+
+async def page_context(values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
+    """The Schedules page: every schedule, the genres seen so far, the form's state."""
+    genres = await library_stats.genre_choices()
+    return {
+        "schedules": await schedules.all_schedules(),
+        "genres": genres,
+        "genre_names": {genre["beatport_id"]: genre["name"] for genre in genres},
+        "values": values,
+        "errors": errors,
+    }
 
 
 class SchedulesController(Controller):
@@ -24,10 +36,7 @@ class SchedulesController(Controller):
     @get("/", name="schedules")
     async def index(self) -> Template:
         """Every schedule and the form to add one."""
-        return Template(
-            "schedules.html",
-            context={"schedules": await schedules.all_schedules(), "values": {}, "errors": {}},
-        )
+        return Template("schedules.html", context=await page_context({}, {}))
 
     @post("/", name="schedule_create", status_code=201)
     async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
@@ -50,14 +59,9 @@ class SchedulesController(Controller):
                     status_code=422,
                     media_type=MediaType.JSON,
                 )
+            values = {k: v[:2000] for k, v in fields.items()}
             return Template(
-                "schedules.html",
-                context={
-                    "schedules": await schedules.all_schedules(),
-                    "values": {k: v[:2000] for k, v in fields.items()},
-                    "errors": exc.errors,
-                },
-                status_code=422,
+                "schedules.html", context=await page_context(values, exc.errors), status_code=422
             )
         schedule_id = await schedules.create(form)
         if is_json or wants_json(request):
