@@ -98,6 +98,19 @@ class Snapshot:
         )
 
 
+# What people call each kind of job (the kinds are the task names in the queue; a test
+# checks that every registered kind has a title here).
+JOB_TITLES: Final = {
+    "collect_bp_tracks_task": "Beatport collection",
+    "enrich_spotify_data_task": "Spotify matching",
+}
+
+
+def job_title(kind: str) -> str:
+    """'collect_bp_tracks_task' -> 'Beatport collection'; an unknown kind in words."""
+    return JOB_TITLES.get(kind) or kind.replace("_", " ").capitalize()
+
+
 # Count names that read badly with their underscores replaced.
 COUNT_WORDS: Final = {"matched_isrc": "matched by ISRC", "matched_text": "matched by text"}
 

@@ -398,6 +398,13 @@ def test_cli_collects_with_a_progress_report_and_explains_failures(
     assert done.returncode == 0, done.stderr
     assert "Done (400 new, 0 updated, 0 unchanged, 0 skipped)." in done.stdout
     assert "page 1 of 4" in done.stderr, done.stderr  # progress lines off a terminal
+    listing = subprocess.run(
+        crate_command("jobs"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert listing.returncode == 0, listing.stderr
+    assert (
+        "Beatport collection" in listing.stdout and "succeeded 400/400 (400 new" in listing.stdout
+    )
 
     bad = subprocess.run(
         crate_command("collect", "https://example.com/top-100"),

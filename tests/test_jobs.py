@@ -12,9 +12,14 @@ from typing import Any
 import pytest
 import redis
 from bs4 import BeautifulSoup
+from taskiq import InMemoryBroker
 
 from services import jobs
+from tasks.collection import COLLECT_KIND
 from tasks.jobs import QueueUnavailable, enqueue
+from tasks.registry import register_all
+from tasks.schedules import RUN_SCHEDULE_TASK
+from tasks.stream import TICK_TASK
 from tests.conftest import (
     JOB_STATUS_FIELDS,
     LiveApp,
@@ -238,3 +243,12 @@ async def test_enqueue_without_redis_fails_in_words_and_keeps_a_record(
     rows = await jobs.recent(5)
     assert rows[0]["state"] == "failed"
     assert "not reachable" in rows[0]["error"]
+
+
+def test_every_kind_of_job_has_a_title_in_words() -> None:
+    broker = InMemoryBroker()
+    register_all(broker)
+    kinds = set(broker.get_all_tasks()) - {TICK_TASK, RUN_SCHEDULE_TASK}
+    assert kinds == set(jobs.JOB_TITLES)
+    assert jobs.job_title(COLLECT_KIND) == "Beatport collection"
+    assert jobs.job_title("some_new_task") == "Some new task"

@@ -356,7 +356,7 @@ def describe_job(row: dict[str, Any]) -> str:
     """One line for `crate jobs`."""
     snapshot = jobs.snapshot_of(row)
     created = row["created_at"].astimezone().strftime("%Y-%m-%d %H:%M")
-    text = f"{row['task_id']}  {created}  {row['kind']:<12} {snapshot.state}"
+    text = f"{row['task_id']}  {created}  {jobs.job_title(row['kind']):<19} {snapshot.state}"
     if snapshot.total:
         text += f" {snapshot.done}/{snapshot.total}"
     if snapshot.counts:

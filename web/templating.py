@@ -6,11 +6,7 @@ from datetime import datetime
 
 from litestar.plugins.jinja import JinjaTemplateEngine
 
-from tasks.collection import COLLECT_KIND
-from tasks.enrichment import ENRICH_KIND
-
-# What people call each kind of job (the kinds are the task names in the queue).
-JOB_TITLES = {COLLECT_KIND: "Beatport collection", ENRICH_KIND: "Spotify matching"}
+from services.jobs import job_title
 
 
 def local_time(value: datetime | None, fmt: str = "%H:%M") -> str:
@@ -31,11 +27,6 @@ def duration(milliseconds: int | None) -> str:
         return "—"
     seconds = round(milliseconds / 1000)
     return f"{seconds // 60}:{seconds % 60:02d}"
-
-
-def job_title(kind: str) -> str:
-    """'collect_bp_tracks_task' -> 'Beatport collection'; an unknown kind in words."""
-    return JOB_TITLES.get(kind) or kind.replace("_", " ").capitalize()
 
 
 def configure(engine: JinjaTemplateEngine) -> None:
