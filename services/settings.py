@@ -46,6 +46,9 @@ class Settings:
     spotify_match_threshold: float = 0.8
     # How long a job's worker may go silent before another worker takes the job over.
     job_idle_timeout: float = 60.0
+    # Where Crate keeps its own files: the generated secret key, and the sessions when
+    # there is no Redis (relative paths are relative to the working directory).
+    data_dir: Path = SECRET_KEY_FILE.parent
 
     @classmethod
     def from_env(
@@ -147,11 +150,13 @@ class Settings:
         )
         return [value for name in names if (value := getattr(self, name))]
 
-    def with_secret_key(self, data_dir: Path = SECRET_KEY_FILE.parent) -> Settings:
-        """Return settings whose secret key is set, generating and keeping one under data/."""
+    def with_secret_key(self, data_dir: Path | None = None) -> Settings:
+        """Return settings whose secret key is set, generating and keeping one in the data
+        directory (`data_dir`, default the settings' own)."""
         if self.secret_key:
             return self
-        return replace(self, secret_key=load_or_create_secret_key(data_dir / "secret_key"))
+        path = (data_dir or self.data_dir) / SECRET_KEY_FILE.name
+        return replace(self, secret_key=load_or_create_secret_key(path))
 
 
 DEFAULTS = Settings()

@@ -184,11 +184,13 @@ def redis_url() -> str:
 
 
 def make_settings(database_url: str, **changes: Any) -> Settings:
-    """Settings for a test app: no real Beatport or Spotify, a fixed secret key."""
+    """Settings for a test app: no real Beatport or Spotify, a fixed secret key, files
+    (sessions without Redis) in the run's scratch directory, not in the checkout."""
     base = Settings(
         database_url=database_url,
         secret_key=SECRET_KEY,
         beatport_min_interval=0.0,
+        data_dir=_SCRATCH / "data",
     )
     return replace(base, **changes)
 

@@ -41,7 +41,7 @@ from web import (
     tracks,
 )
 from web.security import BrowserCSRFMiddleware
-from web.shared import SHARED_REDIS_KEY, SharedRedis
+from web.shared import build_shared
 
 ROOT = Path(__file__).resolve().parent.parent
 logger = logging.getLogger("crate.web")
@@ -59,14 +59,21 @@ def provide_broker(state: State) -> AsyncBroker:
     return broker
 
 
+def provide_gate(state: State) -> auth.Gate:
+    """The app's login checks."""
+    gate: auth.Gate = state.gate
+    return gate
+
+
 def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Litestar:
     """Build the web app. Tests pass their own settings; `migrate` applies migrations on start."""
     settings = (settings or Settings.from_env()).with_secret_key()
     install_log_redaction(settings.secrets())
     db.activate(db.build_engine(settings.database_url))
     broker = create_broker(settings)
-    # Login and job limits, and logouts, shared by all web processes (web.shared).
-    shared = SharedRedis(settings.redis_url) if settings.redis_url else None
+    # Sessions and the login and job limits, shared by all web processes (web.shared).
+    shared = build_shared(settings)
+    gate = auth.Gate(settings, shared.login_failures)
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
@@ -75,10 +82,13 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
         else:
             await db.prepare()
         await db.start_pool()
+        await shared.start()
         try:
             yield
         finally:
             await db.close_pool()
+            with contextlib.suppress(RedisError, OSError):
+                await shared.close()
 
     @asynccontextmanager
     async def task_broker(app: Litestar) -> AsyncIterator[None]:
@@ -110,9 +120,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
                 await broker.shutdown()
             except (RedisError, OSError) as exc:
                 logger.warning("job queue not reachable at shutdown (%s)", exc)
-            if shared is not None:
-                with contextlib.suppress(RedisError, OSError):
-                    await shared.close()
 
     return Litestar(
         route_handlers=[
@@ -129,8 +136,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
             "broker": Provide(provide_broker, sync_to_thread=False),
+            "gate": Provide(provide_gate, sync_to_thread=False),
         },
-        state=State({"settings": settings, "broker": broker, SHARED_REDIS_KEY: shared}),
+        state=State({"settings": settings, "broker": broker, "gate": gate}),
+        stores={"sessions": shared.sessions},
         lifespan=[database, task_broker],
         template_config=TemplateConfig(
             directory=ROOT / "templates",
@@ -138,10 +147,11 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
             engine_callback=templating.configure,
         ),
         middleware=[
-            # Outermost first: unusable input, who is asking, how often, then CSRF.
+            # Outermost first: unusable input, the session, who is asking, how often, CSRF.
             DefineMiddleware(security.InputGuardMiddleware),
-            DefineMiddleware(auth.AuthMiddleware),
-            DefineMiddleware(security.JobRateLimitMiddleware),
+            auth.SessionConfig().middleware,
+            DefineMiddleware(auth.AuthMiddleware, gate=gate),
+            DefineMiddleware(security.JobRateLimitMiddleware, limit=shared.job_posts),
             DefineMiddleware(
                 BrowserCSRFMiddleware,
                 config=CSRFConfig(

@@ -7,8 +7,8 @@
 * `add_security_headers`: CSP and friends on every response. It is a `before_send` hook,
   not a route middleware, because Litestar runs route middleware only for matched routes;
   the hook also covers 404/405 answers and static files.
-* `JobRateLimitMiddleware`: at most `JOB_RATE_LIMIT` job-creating posts a minute per client
-  (counted across all web processes: `web.shared`).
+* `JobRateLimitMiddleware`: at most 30 job-creating posts a minute per client
+  (`web.shared.JOBS_PER_MINUTE`, counted across all web processes).
 * `InputGuardMiddleware`: a NUL byte in the address is refused with 400 before any route
   sees it (PostgreSQL cannot store one and would answer with an error).
 * `too_large`, `too_many_requests`: 413 and 429 in words (JSON, htmx fragment or page).
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote_to_bytes
 
-from litestar import Litestar, MediaType, Request, Response
+from litestar import MediaType, Request, Response
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.exceptions import ClientException, HTTPException, TooManyRequestsException
@@ -37,13 +37,12 @@ from litestar.openapi.spec import (
     Schema,
     SecurityScheme,
 )
+from litestar.plugins.htmx import HTMXDetails, HTMXRequest
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 from markupsafe import escape
 
 from web.errors import error_response, wants_json
-from web.shared import SharedLimiter, SlidingWindowLimiter, shared_redis
-
-__all__ = ["SlidingWindowLimiter"]  # tests build their own; it lives in web.shared
+from web.shared import Limit
 
 CONTENT_SECURITY_POLICY: Final = (
     "default-src 'self'; img-src 'self' https: data:; media-src 'self' https:; "
@@ -63,9 +62,6 @@ MAX_BODY_BYTES: Final = 1024 * 1024
 # jobs on its own later.
 JOB_PATH_PREFIX: Final = "/collect/"
 JOB_CREATING_PATHS: Final = frozenset({"/schedules"})
-JOB_RATE_LIMIT: Final = 30
-JOB_RATE_WINDOW: Final = 60.0
-JOB_LIMITER_KEY: Final = "job_rate_limiter"
 # scope["state"][AUTH_STATE_KEY] says how a request was authenticated: "session" or "token".
 AUTH_STATE_KEY: Final = "crate_auth"
 # Paths whose JSON bodies still need the CSRF token (a login must come from Crate's form).
@@ -87,25 +83,12 @@ def wait_words(seconds: float) -> str:
     return f"{whole} second{'s' if whole != 1 else ''}"
 
 
-def job_limiter(app: Litestar) -> SharedLimiter:
-    """The app's job-creation limiter, shared by all web processes through Redis when there
-    is one (tests may put a `SlidingWindowLimiter` of their own in `app.state`)."""
-    limiter = app.state.get(JOB_LIMITER_KEY)
-    if isinstance(limiter, SharedLimiter):
-        return limiter
-    if isinstance(limiter, SlidingWindowLimiter):
-        shared = SharedLimiter("jobs", limiter.limit, limiter.window, local=limiter)
-    else:
-        shared = SharedLimiter("jobs", JOB_RATE_LIMIT, JOB_RATE_WINDOW, redis=shared_redis(app))
-    app.state[JOB_LIMITER_KEY] = shared
-    return shared
-
-
 class JobRateLimitMiddleware:
-    """Refuse job-creating posts beyond `JOB_RATE_LIMIT` a minute from one client (429)."""
+    """Refuse job-creating posts beyond `limit` from one client (429)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, limit: Limit) -> None:
         self.app = app
+        self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Count POSTs under JOB_PATH_PREFIX (and to JOB_CREATING_PATHS) per client address."""
@@ -115,13 +98,12 @@ class JobRateLimitMiddleware:
             and scope.get("method") == "POST"
             and (path.startswith(JOB_PATH_PREFIX) or path.rstrip("/") in JOB_CREATING_PATHS)
         ):
-            limiter = job_limiter(scope["litestar_app"])
-            wait = await limiter.hit(client_address(scope))
+            wait = await self.limit.hit(client_address(scope))
             if wait is not None:
                 raise TooManyRequestsException(
                     detail=(
-                        f"Too many jobs started from your address: at most {limiter.limit} "
-                        f"a minute. Try again in {wait_words(wait)}."
+                        f"Too many jobs started from your address: at most "
+                        f"{self.limit.item.amount} a minute. Try again in {wait_words(wait)}."
                     ),
                     headers={"Retry-After": str(max(1, math.ceil(wait)))},
                 )
@@ -233,6 +215,11 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
 # ------------------------------------------------------------------ answers in words
 
 
+def htmx(request: Request[Any, Any, Any]) -> HTMXDetails:
+    """What htmx says about the request (false when htmx did not send it)."""
+    return request.htmx if isinstance(request, HTMXRequest) else HTMXDetails(request)
+
+
 def answer_in_words(
     request: Request[Any, Any, Any],
     status_code: int,
@@ -240,7 +227,7 @@ def answer_in_words(
     headers: dict[str, str] | None = None,
 ) -> Response[Any]:
     """JSON for API clients, a small alert for htmx (added to the target), else the error page."""
-    if request.headers.get("hx-request") and not wants_json(request):
+    if htmx(request) and not wants_json(request):
         response: Response[Any] = Response(
             f'<p class="field-error request-refused" role="alert">{escape(detail)}</p>',
             status_code=status_code,

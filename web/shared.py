@@ -1,271 +1,258 @@
-"""Login limits, job limits and logouts that hold across every web process.
+"""What every web process shares: sessions (Litestar's stores) and per-address limits
+(the `limits` library), built once by `create_app` through `build_shared`.
 
-`crate serve --workers N` runs N processes, and each used to count failed logins and
-job posts in its own memory (so an address got N times the limit) and to remember a
-logout only in the process that served it (so the same cookie still opened pages in
-the other N-1). With REDIS_URL set (which `--workers` above 1 requires) the counts and
-the logouts live in Redis, under `crate:`; without it there is one process, and its
-memory is the whole truth.
-
-If Redis stops answering, each process falls back to its own memory for
-`BREAKER_SECONDS` at a time (logged once per spell) instead of waiting on Redis in
-every request: pages keep working, limits become per process for that while, and
-logouts made meanwhile hold in the process that served them.
+* With REDIS_URL set (which `crate serve --workers` above 1 requires), sessions live in
+  Redis under a digest of their id (reading Redis gives no usable cookie), and the limits
+  are moving windows in Redis, so every process sees the same logins, logouts and counts.
+* Without it there is one process: sessions are files under `<data>/sessions` (a restart
+  logs nobody out) and the limits live in its memory.
+* While Redis does not answer, each process uses its own memory instead for
+  `BREAKER_SECONDS` at a time (logged once per spell): pages keep working, limits count
+  per process, sessions made meanwhile hold in the process that made them, and a logout
+  Redis missed is refused here and applied to Redis once it answers again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Final, TypeVar
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Final, TypeVar
 
-from litestar import Litestar
+from limits import RateLimitItem, RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from litestar.stores.base import Store
+from litestar.stores.file import FileStore
+from litestar.stores.memory import MemoryStore
+from litestar.stores.redis import RedisStore
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from services.settings import Settings
 
 logger = logging.getLogger("crate.web")
 
 T = TypeVar("T")
 
 BREAKER_SECONDS: Final = 5.0
-SHARED_REDIS_KEY: Final = "shared_redis"
-KEY_PREFIX: Final = "crate:"
-
-# Drop events older than the window, then by mode: "check" answers the wait when over
-# the limit; "hit" does too, and otherwise counts one more event; "add" counts one
-# whatever the count. Atomically, so two processes cannot both take the last free slot,
-# and on Redis's own clock: a time read by the caller before its call could arrive after
-# a later one's and make the wait longer than the window (or hosts' clocks could differ).
-_HIT_SCRIPT: Final = """
-local time = redis.call('TIME')
-local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
-local window = tonumber(ARGV[1])
-local mode = ARGV[4]
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if mode ~= 'add' and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  return tostring(tonumber(oldest[2]) + window - now)
-end
-if mode ~= 'check' then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window * 1000))
-end
-return false
-"""
+KEY_PREFIX: Final = "crate"
+LOGIN_FAILURES_PER_MINUTE: Final = 5
+JOBS_PER_MINUTE: Final = 30
 
 
-class SlidingWindowLimiter:
-    """At most `limit` events per `window` seconds per key, in this process's memory."""
-
-    def __init__(
-        self,
-        limit: int,
-        window: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        max_keys: int = 10_000,
-    ) -> None:
-        self.limit = limit
-        self.window = window
-        self._clock = clock
-        self._max_keys = max_keys
-        self._events: dict[Hashable, deque[float]] = {}
-
-    def _recent(self, key: Hashable, now: float) -> deque[float] | None:
-        events = self._events.get(key)
-        if events is None:
-            return None
-        while events and events[0] <= now - self.window:
-            events.popleft()
-        if not events:
-            del self._events[key]
-            return None
-        return events
-
-    def retry_after(self, key: Hashable) -> float | None:
-        """Seconds until `key` may act again, or None when it may act now."""
-        now = self._clock()
-        events = self._recent(key, now)
-        if events is None or len(events) < self.limit:
-            return None
-        return max(0.0, events[0] + self.window - now)
-
-    def record(self, key: Hashable) -> None:
-        """Count one event for `key` now."""
-        now = self._clock()
-        events = self._recent(key, now)
-        if events is None:
-            if len(self._events) >= self._max_keys:
-                self._evict(now)
-            events = self._events[key] = deque()
-        events.append(now)
-
-    def hit(self, key: Hashable) -> float | None:
-        """Count one event unless over the limit; return the wait when over it."""
-        wait = self.retry_after(key)
-        if wait is None:
-            self.record(key)
-        return wait
-
-    def reset(self, key: Hashable) -> None:
-        """Forget `key`'s events."""
-        self._events.pop(key, None)
-
-    def _evict(self, now: float) -> None:
-        for key in list(self._events):
-            self._recent(key, now)
-        while len(self._events) >= self._max_keys:
-            # Still full of active keys: forget the one that has been around longest.
-            del self._events[next(iter(self._events))]
-
-
-def _digest(value: str) -> str:
-    """Keys never carry an address or a session id as such."""
+def digest(value: str) -> str:
+    """What Redis keys carry instead of an address or a session id."""
     return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
-class SharedRedis:
-    """The web process's Redis connection for shared limits and logouts."""
+class Fallback:
+    """Ask Redis, or this process's memory while Redis does not answer."""
 
-    def __init__(self, url: str, *, clock: Callable[[], float] = time.monotonic) -> None:
-        # Short timeouts: these calls sit in the path of every request.
-        self._client: Redis = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._down_until = 0.0
-        self._hit = self._client.register_script(_HIT_SCRIPT)
 
-    async def call(self, work: Callable[[Redis], Awaitable[T]]) -> tuple[bool, T | None]:
-        """`(True, result)`, or `(False, None)` while Redis does not answer."""
+    async def run(
+        self,
+        shared: Callable[[], Awaitable[T]] | None,
+        local: Callable[[], Awaitable[T]],
+    ) -> T:
+        """`shared()` when there is a Redis and it answers, else `local()`."""
         now = self._clock()
-        if now < self._down_until:
-            return False, None
-        try:
-            return True, await work(self._client)
-        except (RedisError, OSError) as exc:
-            self._down_until = now + BREAKER_SECONDS
-            logger.warning(
-                "Redis is not answering (%s): for the next %d s this process counts logins "
-                "and job posts, and remembers logouts, on its own",
-                type(exc).__name__,
-                BREAKER_SECONDS,
-            )
-            return False, None
+        if shared is not None and now >= self._down_until:
+            try:
+                return await shared()
+            except (RedisError, OSError) as exc:
+                self._down_until = now + BREAKER_SECONDS
+                logger.warning(
+                    "Redis is not answering (%s): for the next %d s this process counts "
+                    "logins and job posts, and keeps sessions, on its own",
+                    type(exc).__name__,
+                    BREAKER_SECONDS,
+                )
+        return await local()
 
-    async def hit(self, key: str, window: float, limit: int, mode: str) -> Any:
-        """Run the sliding-window script in `mode` (see `_HIT_SCRIPT`)."""
-        args: list[str | int] = [repr(window), limit, secrets.token_hex(8), mode]
-        return await self._hit(keys=[key], args=args, client=self._client)
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `item` events per address (a moving window), across all web processes."""
+
+    item: RateLimitItem
+    shared: MovingWindowRateLimiter | None
+    local: MovingWindowRateLimiter
+    fallback: Fallback
+
+    async def _ask(
+        self, work: Callable[[MovingWindowRateLimiter, str], Awaitable[T]], address: str
+    ) -> T:
+        key = digest(address)
+        shared = self.shared
+
+        async def ask_shared() -> T:
+            assert shared is not None
+            return await work(shared, key)
+
+        return await self.fallback.run(
+            ask_shared if shared is not None else None, lambda: work(self.local, key)
+        )
+
+    async def _wait(self, limiter: MovingWindowRateLimiter, key: str) -> float:
+        stats = await limiter.get_window_stats(self.item, key)
+        return max(0.0, stats.reset_time - time.time())
+
+    async def wait(self, address: str) -> float | None:
+        """Seconds until `address` may act again, or None when it may act now."""
+
+        async def work(limiter: MovingWindowRateLimiter, key: str) -> float | None:
+            return None if await limiter.test(self.item, key) else await self._wait(limiter, key)
+
+        return await self._ask(work, address)
+
+    async def hit(self, address: str) -> float | None:
+        """Count one event unless over the limit; the wait when over it."""
+
+        async def work(limiter: MovingWindowRateLimiter, key: str) -> float | None:
+            return None if await limiter.hit(self.item, key) else await self._wait(limiter, key)
+
+        return await self._ask(work, address)
+
+    async def clear(self, address: str) -> None:
+        """Forget `address`'s events."""
+        await self._ask(lambda limiter, key: limiter.clear(self.item, key), address)
+
+
+class SharedSessions(Store):
+    """Sessions in Redis (keyed by a digest of the id); in this process's memory while
+    Redis does not answer."""
+
+    def __init__(self, redis: Redis, fallback: Fallback) -> None:
+        self._redis = RedisStore(redis, namespace=f"{KEY_PREFIX}:session")
+        self._local = MemoryStore()
+        self._fallback = fallback
+        # Logouts Redis did not hear of: refused here, and deleted there when it answers.
+        self._unheard: set[str] = set()
+
+    async def _shared(self, work: Callable[[], Awaitable[T]]) -> T:
+        for key in list(self._unheard):
+            await self._redis.delete(key)
+            self._unheard.discard(key)
+        return await work()
+
+    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        """The session's data (in Redis, else made here during an outage), renewed."""
+        key = digest(key)
+        if key in self._unheard:
+            return None
+        found = await self._fallback.run(
+            lambda: self._shared(lambda: self._redis.get(key, renew_for)), _nothing
+        )
+        return found if found is not None else await self._local.get(key, renew_for)
+
+    async def set(
+        self, key: str, value: str | bytes, expires_in: int | timedelta | None = None
+    ) -> None:
+        """Keep the session's data."""
+        key = digest(key)
+        await self._fallback.run(
+            lambda: self._shared(lambda: self._redis.set(key, value, expires_in)),
+            lambda: self._local.set(key, value, expires_in),
+        )
+
+    async def delete(self, key: str) -> None:
+        """End the session everywhere (here at once, in Redis as soon as it answers)."""
+        key = digest(key)
+        await self._local.delete(key)
+        self._unheard.add(key)
+        await self._fallback.run(lambda: self._shared(_nothing), _nothing)
+
+    async def delete_all(self) -> None:
+        """End every session."""
+        self._unheard.clear()
+        await self._local.delete_all()
+        await self._fallback.run(lambda: self._shared(self._redis.delete_all), _nothing)
+
+    async def exists(self, key: str) -> bool:
+        """True when the session exists."""
+        return await self.get(key) is not None
+
+    async def expires_in(self, key: str) -> int | None:
+        """Seconds the session has left, or None."""
+        key = digest(key)
+        return await self._fallback.run(
+            lambda: self._shared(lambda: self._redis.expires_in(key)),
+            lambda: self._local.expires_in(key),
+        )
+
+
+async def _nothing() -> None:
+    return None
+
+
+class SessionFiles(FileStore):
+    """Litestar's file store, making its directory with the first session (so an app
+    nobody logs into leaves nothing on disk)."""
+
+    async def set(
+        self, key: str, value: str | bytes, expires_in: int | timedelta | None = None
+    ) -> None:
+        """Keep the session's data."""
+        await self.path.mkdir(parents=True, exist_ok=True)
+        await super().set(key, value, expires_in)
+
+
+@dataclass(frozen=True)
+class Shared:
+    """The sessions store and the limits of one web process."""
+
+    sessions: Store
+    login_failures: Limit
+    job_posts: Limit
+    redis: Redis | None
+
+    async def start(self) -> None:
+        """Sweep the expired session files (without Redis: nobody else does)."""
+        if isinstance(self.sessions, FileStore) and await self.sessions.path.is_dir():
+            await self.sessions.delete_expired()
 
     async def close(self) -> None:
-        """Close the connection pool."""
-        await self._client.aclose()
+        """Close the Redis connections."""
+        if self.redis is not None:
+            await self.redis.aclose()
 
 
-class SharedLimiter:
-    """At most `limit` events per `window` seconds per key, across all web processes.
-
-    Redis sorted sets (one per key, expiring with the window) when `redis` is given,
-    this process's `SlidingWindowLimiter` otherwise and whenever Redis does not answer.
-    """
-
-    def __init__(
-        self,
-        name: str,
-        limit: int,
-        window: float,
-        *,
-        redis: SharedRedis | None = None,
-        local: SlidingWindowLimiter | None = None,
-    ) -> None:
-        self.name = name
-        self.local = local or SlidingWindowLimiter(limit, window)
-        self.limit = self.local.limit
-        self.window = self.local.window
-        self._redis = redis
-
-    def _key(self, key: Hashable) -> str:
-        return f"{KEY_PREFIX}limit:{self.name}:{_digest(str(key))}"
-
-    async def _shared(self, key: Hashable, mode: str) -> tuple[bool, float | None]:
-        """`(True, wait)` from Redis, or `(False, None)` when this process counts alone."""
-        if self._redis is None:
-            return False, None
-        redis = self._redis
-        answered, wait = await redis.call(
-            lambda _: redis.hit(self._key(key), self.window, self.limit, mode)
+def build_shared(settings: Settings) -> Shared:
+    """Redis-backed sessions and limits when REDIS_URL is set; files and memory otherwise."""
+    fallback = Fallback()
+    local = MovingWindowRateLimiter(MemoryStorage())
+    redis: Redis | None = None
+    shared: MovingWindowRateLimiter | None = None
+    sessions: Store
+    if settings.redis_url:
+        # Short timeouts: these calls sit in the path of every request.
+        redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=1)
+        # The limits share the sessions' connection pool (`connection_pool` is a documented
+        # option of limits' RedisStorage, outside its annotated option types).
+        storage = RedisStorage(
+            "async+redis://",
+            implementation="redispy",
+            connection_pool=redis.connection_pool,  # type: ignore[arg-type]
+            key_prefix=f"{KEY_PREFIX}:limit",
         )
-        if not answered:
-            return False, None
-        return True, None if wait is None else max(0.0, float(wait))
+        shared = MovingWindowRateLimiter(storage)
+        sessions = SharedSessions(redis, fallback)
+    else:
+        sessions = SessionFiles(settings.data_dir / "sessions")
 
-    async def retry_after(self, key: Hashable) -> float | None:
-        """Seconds until `key` may act again, or None when it may act now."""
-        shared, wait = await self._shared(key, "check")
-        return wait if shared else self.local.retry_after(key)
+    def limit(amount: int, name: str) -> Limit:
+        return Limit(RateLimitItemPerMinute(amount, namespace=name), shared, local, fallback)
 
-    async def hit(self, key: Hashable) -> float | None:
-        """Count one event unless over the limit; return the wait when over it."""
-        shared, wait = await self._shared(key, "hit")
-        return wait if shared else self.local.hit(key)
-
-    async def record(self, key: Hashable) -> None:
-        """Count one event for `key` now, over the limit or not."""
-        shared, _ = await self._shared(key, "add")
-        if not shared:
-            self.local.record(key)
-
-    async def reset(self, key: Hashable) -> None:
-        """Forget `key`'s events."""
-        self.local.reset(key)
-        if self._redis is not None:
-            name = self._key(key)
-            await self._redis.call(lambda client: client.delete(name))
-
-
-class SharedLogouts:
-    """Sessions logged out before they expired, refused by every web process.
-
-    The cookies themselves are stateless (signed), so a logout is a record kept until
-    the cookie would have expired anyway: in Redis, and in this process's memory.
-    """
-
-    def __init__(self, redis: SharedRedis | None = None, *, max_local: int = 10_000) -> None:
-        self._redis = redis
-        self._max_local = max_local
-        self._local: dict[str, int] = {}
-
-    @staticmethod
-    def _key(session_id: str) -> str:
-        return f"{KEY_PREFIX}logout:{_digest(session_id)}"
-
-    async def revoke(self, session_id: str, expires: int, now: float) -> None:
-        """Refuse this session from now on (until it expires)."""
-        if len(self._local) >= self._max_local:
-            self._local = {k: v for k, v in self._local.items() if v > now}
-            while len(self._local) >= self._max_local:
-                del self._local[next(iter(self._local))]
-        self._local[session_id] = expires
-        ttl = int(expires - now) + 1
-        if self._redis is not None and ttl > 0:
-            name = self._key(session_id)
-            await self._redis.call(lambda client: client.set(name, b"1", ex=ttl))
-
-    async def is_revoked(self, session_id: str) -> bool:
-        """True when any process logged this session out."""
-        if session_id in self._local:
-            return True
-        if self._redis is None:
-            return False
-        name = self._key(session_id)
-        _, found = await self._redis.call(lambda client: client.exists(name))
-        return bool(found)
-
-
-def shared_redis(app: Litestar) -> SharedRedis | None:
-    """The app's SharedRedis (built by `create_app` when REDIS_URL is set), or None."""
-    redis = app.state.get(SHARED_REDIS_KEY)
-    return redis if isinstance(redis, SharedRedis) else None
+    return Shared(
+        sessions=sessions,
+        login_failures=limit(LOGIN_FAILURES_PER_MINUTE, "login"),
+        job_posts=limit(JOBS_PER_MINUTE, "jobs"),
+        redis=redis,
+    )
