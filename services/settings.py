@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -46,6 +47,8 @@ class Settings:
     spotify_match_threshold: float = 0.8
     # How long a job's worker may go silent before another worker takes the job over.
     job_idle_timeout: float = 60.0
+    # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client.
+    trusted_proxies: tuple[str, ...] = ()
     # Where Crate keeps its own files: the generated secret key, and the sessions when
     # there is no Redis (relative paths are relative to the working directory).
     data_dir: Path = SECRET_KEY_FILE.parent
@@ -113,6 +116,7 @@ class Settings:
             spotify_token_url=text("SPOTIFY_TOKEN_URL") or DEFAULTS.spotify_token_url,
             spotify_match_threshold=number("CRATE_MATCH_THRESHOLD", 0.8),
             job_idle_timeout=number("CRATE_JOB_IDLE_TIMEOUT", 60.0, minimum=2.0),
+            trusted_proxies=networks("CRATE_TRUSTED_PROXIES", text("CRATE_TRUSTED_PROXIES")),
         )
 
     @property
@@ -160,6 +164,20 @@ class Settings:
 
 
 DEFAULTS = Settings()
+
+
+def networks(name: str, raw: str | None) -> tuple[str, ...]:
+    """IP addresses and networks listed with commas or spaces, in their usual spelling."""
+    found: list[str] = []
+    for item in (raw or "").replace(",", " ").split():
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise SettingsError(
+                f"{name} must list IP addresses or networks (like 10.0.0.0/8), separated "
+                f"by commas; {item!r} is neither."
+            ) from None
+    return tuple(found)
 
 
 def load_or_create_secret_key(path: Path) -> str:

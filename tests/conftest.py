@@ -265,7 +265,15 @@ class LiveApp:
 async def serve_app(app: Litestar) -> AsyncIterator[LiveApp]:
     """Run `app` under uvicorn on a free loopback port until the caller is done."""
     port = free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    # Like `crate serve`: uvicorn leaves X-Forwarded-For to Crate (CRATE_TRUSTED_PROXIES).
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        proxy_headers=False,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -68,10 +68,12 @@ def fake() -> Iterator[FakeBeatport]:
 
 
 def secured_settings(database_url: str, fake: FakeBeatport, **more: Any) -> Settings:
-    """A password and an API token, Beatport pointed at the fake."""
+    """A password and an API token, Beatport pointed at the fake; the test's client plays
+    a reverse proxy on this machine (trusted: its X-Forwarded-For names the client)."""
     values: dict[str, Any] = {
         "password": PASSWORD,
         "api_token": API_TOKEN,
+        "trusted_proxies": ("127.0.0.1/32",),
         "beatport_mode": "web",
         "beatport_web_url": fake.web_url,
         "beatport_api_url": fake.api_url,
@@ -273,7 +275,7 @@ async def test_login_sets_a_protected_session_cookie_and_logout_ends_it(secured:
 async def test_session_cookie_is_secure_when_the_browser_came_over_https(
     secured: LiveApp,
 ) -> None:
-    # uvicorn trusts X-Forwarded-Proto from loopback (a proxy on the same machine).
+    # A TLS proxy in front says so in X-Forwarded-Proto.
     response = await log_in(secured, headers={"X-Forwarded-Proto": "https"})
     assert response.status_code == 303
     attributes = {part.strip().lower() for part in response.headers["set-cookie"].split(";")}
@@ -515,6 +517,35 @@ async def test_failed_logins_are_slowed_then_refused_per_address(secured: LiveAp
     assert elsewhere.status_code == 303
 
 
+@pytest.mark.parametrize("proxy", ["none", "trusted"])
+async def test_a_changing_x_forwarded_for_does_not_escape_the_login_limit(
+    sqlite_url: str, fake: FakeBeatport, proxy: str
+) -> None:
+    # Without CRATE_TRUSTED_PROXIES the header means nothing: the socket's address counts.
+    # Behind a trusted proxy, the proxy appends the address it saw (here 198.51.100.20):
+    # whatever the client put before it, or trusted hops after it, change nothing.
+    trusted = ("127.0.0.1/32", "10.0.0.0/8") if proxy == "trusted" else ()
+    client = "198.51.100.20"
+    async for live in serve(secured_settings(sqlite_url, fake, trusted_proxies=trusted)):
+
+        def forged(number: int) -> dict[str, str]:
+            chain = f"203.0.113.{number}, 192.0.2.{number}"
+            if proxy == "trusted":
+                chain += f", {client}" + (", 10.1.2.3" if number % 2 else "")
+            return {"X-Forwarded-For": chain}
+
+        for number in range(5):
+            response = await log_in(live, f"guess-{number}", headers=forged(number))
+            assert response.status_code == 401, number
+        refused = await log_in(live, PASSWORD, headers=forged(99))
+        assert refused.status_code == 429
+        api = await live.http.get("/jobs", headers={**bearer(), **forged(98)})
+        assert api.status_code == 429
+        if proxy == "trusted":  # another client behind the same proxy may still log in
+            other = {"X-Forwarded-For": "203.0.113.1, 198.51.100.21"}
+            assert (await log_in(live, PASSWORD, headers=other)).status_code == 303
+
+
 async def test_without_a_password_everything_is_open_and_there_is_no_login(
     open_app: LiveApp,
 ) -> None:
@@ -747,7 +778,7 @@ async def test_hostile_links_are_refused_in_words_and_nothing_is_fetched(
     assert (await log_in(secured_db)).status_code == 303
     token = await csrf(secured_db)
     for number, (name, link) in enumerate(HOSTILE_LINKS):
-        # Each link from its own address (through the local proxy uvicorn trusts), so the
+        # Each link from its own address (through the trusted local proxy), so the
         # job rate limit (30 posts a minute per address) stays out of the way.
         address = {"X-Forwarded-For": f"198.18.0.{number + 1}"}
         api = await secured_db.http.post(

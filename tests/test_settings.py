@@ -24,6 +24,7 @@ def test_defaults_match_the_product_contract() -> None:
     assert settings.spotify_token_url == "https://accounts.spotify.com/api/token"
     assert settings.effective_beatport_mode == "web"
     assert not settings.spotify_configured
+    assert settings.trusted_proxies == ()
 
 
 def test_every_variable_is_read() -> None:
@@ -46,6 +47,7 @@ def test_every_variable_is_read() -> None:
         "SPOTIFY_CLIENT_SECRET": "csecret",
         "SPOTIFY_API_URL": "http://127.0.0.1:3/v1",
         "SPOTIFY_TOKEN_URL": "http://127.0.0.1:3/api/token",
+        "CRATE_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7 ::1",
     }
     s = Settings.from_env(env)
     assert (s.database_url, s.redis_url, s.host, s.port) == (
@@ -67,6 +69,7 @@ def test_every_variable_is_read() -> None:
     assert s.spotify_configured and s.spotify_api_url == "http://127.0.0.1:3/v1/"
     assert s.spotify_token_url == "http://127.0.0.1:3/api/token"
     assert s.engine == "postgres"
+    assert s.trusted_proxies == ("10.0.0.0/8", "192.0.2.7/32", "::1/128")
     # Secrets never show in a repr (which is what ends up in logs and tracebacks).
     for secret in ("pw-123456", "tok-123456", "bp-token", "bp-pass", "csecret"):
         assert secret not in repr(s)
@@ -101,6 +104,10 @@ def test_dotenv_is_read_and_the_environment_wins(
         ({"CRATE_PORT": "70000"}, "CRATE_PORT must be a whole number from 1 to 65535"),
         ({"BEATPORT_MIN_INTERVAL": "-1"}, "BEATPORT_MIN_INTERVAL must be at least 0"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL must start with sqlite:/// or postgres://"),
+        (
+            {"CRATE_TRUSTED_PROXIES": "10.0.0.1, proxy.example"},
+            "CRATE_TRUSTED_PROXIES must list IP addresses or networks",
+        ),
     ],
 )
 def test_bad_values_are_refused_in_words(env: dict[str, str], words: str) -> None:

@@ -28,7 +28,14 @@ CHART_URL = "https://www.beatport.com/chart/x/11"
 
 
 def shared_settings(sqlite_url: str, redis_url: str) -> Settings:
-    return make_settings(sqlite_url, password=PASSWORD, api_token=API_TOKEN, redis_url=redis_url)
+    """A password, a token and Redis; the test's client plays a trusted local proxy."""
+    return make_settings(
+        sqlite_url,
+        password=PASSWORD,
+        api_token=API_TOKEN,
+        redis_url=redis_url,
+        trusted_proxies=("127.0.0.1/32",),
+    )
 
 
 @pytest.fixture

@@ -73,7 +73,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
     broker = create_broker(settings)
     # Sessions and the login and job limits, shared by all web processes (web.shared).
     shared = build_shared(settings)
-    gate = auth.Gate(settings, shared.login_failures)
+    clients = security.ClientAddresses(settings.trusted_proxies)
+    gate = auth.Gate(settings, shared.login_failures, clients)
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
@@ -151,7 +152,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
             DefineMiddleware(security.InputGuardMiddleware),
             auth.SessionConfig().middleware,
             DefineMiddleware(auth.AuthMiddleware, gate=gate),
-            DefineMiddleware(security.JobRateLimitMiddleware, limit=shared.job_posts),
+            DefineMiddleware(
+                security.JobRateLimitMiddleware, limit=shared.job_posts, clients=clients
+            ),
             DefineMiddleware(
                 BrowserCSRFMiddleware,
                 config=CSRFConfig(

@@ -48,7 +48,7 @@ from litestar.types import ASGIApp, Empty, Message, Receive, Scope, ScopeSession
 
 from services.settings import Settings
 from web.errors import wants_json
-from web.security import AUTH_STATE_KEY, client_address, htmx, wait_words
+from web.security import AUTH_STATE_KEY, ClientAddresses, htmx, wait_words
 from web.shared import Limit
 
 SESSION_COOKIE: Final = "crate_session"
@@ -163,6 +163,7 @@ class Gate:
 
     settings: Settings
     failures: Limit
+    client_address: ClientAddresses
 
     @property
     def enabled(self) -> bool:
@@ -248,7 +249,7 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         if authorization is not None:
-            await self._check_token(gate, authorization, client_address(scope))
+            await self._check_token(gate, authorization, gate.client_address(scope))
             state[AUTH_STATE_KEY] = "token"
         elif session is None:
             raise LoginRequired(LOGIN_FIRST)
@@ -297,9 +298,11 @@ def login_url(next_path: str) -> str:
 
 def current_page(request: Request[Any, Any, Any]) -> str:
     """The page the user is on: htmx says so in HX-Current-URL; else this request's own path."""
-    details = htmx(request)
-    if details:
-        return details.current_url_abs_path or "/"
+    if details := htmx(request):
+        parts = urlsplit(details.current_url or "")
+        if parts.netloc and parts.netloc != request.headers.get("host"):
+            return "/"
+        return parts.path + (f"?{parts.query}" if parts.query else "") or "/"
     if request.method not in ("GET", "HEAD"):
         return "/"  # a form post cannot be replayed after logging in
     path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
@@ -366,7 +369,7 @@ class LoginController(Controller):
         target = safe_next(next_value if isinstance(next_value, str) else None)
         if not gate.enabled or not gate.settings.password:
             return Redirect(path=target, status_code=303)
-        address = client_address(request.scope)
+        address = gate.client_address(request.scope)
         # Each attempt takes a slot first, so parallel guesses cannot pass the limit.
         wait = await gate.failures.hit(address)
         if wait is not None:

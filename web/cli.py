@@ -93,7 +93,8 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int) -> Non
         if reload
         else None,
         workers=None if reload else workers,
-        proxy_headers=True,
+        # Crate reads X-Forwarded-For itself, from CRATE_TRUSTED_PROXIES only.
+        proxy_headers=False,
         timeout_graceful_shutdown=30,
     )
 

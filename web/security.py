@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from dataclasses import dataclass
 from typing import Any, Final
@@ -71,10 +72,38 @@ CSRF_ALWAYS: Final = frozenset({"/login", "/logout"})
 # ------------------------------------------------------------------ rate limiting
 
 
-def client_address(scope: Scope) -> str:
-    """The client's address (uvicorn's proxy_headers put the real one here behind a proxy)."""
-    client = scope.get("client")
-    return str(client[0]) if client else "unknown"
+class ClientAddresses:
+    """Who is asking, for the per-address limits: the socket's peer, unless the peer is one
+    of the trusted proxies (CRATE_TRUSTED_PROXIES); only then is X-Forwarded-For read, and
+    its right-most entry that is not itself a trusted proxy names the client (the entries
+    left of it are whatever the client sent, so they count for nothing)."""
+
+    def __init__(self, trusted_proxies: tuple[str, ...]) -> None:
+        self._trusted = tuple(ipaddress.ip_network(network) for network in trusted_proxies)
+
+    def _is_proxy(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._trusted)
+
+    def __call__(self, scope: Scope) -> str:
+        """The client's address."""
+        client = scope.get("client")
+        peer = str(client[0]) if client else "unknown"
+        if not self._is_proxy(peer):
+            return peer
+        forwarded = [
+            entry.strip()
+            for name, value in scope.get("headers", [])
+            if name == b"x-forwarded-for"
+            for entry in value.decode("latin-1").split(",")
+        ]
+        for entry in reversed(forwarded):
+            if entry and not self._is_proxy(entry):
+                return entry[:100]
+        return peer
 
 
 def wait_words(seconds: float) -> str:
@@ -86,9 +115,10 @@ def wait_words(seconds: float) -> str:
 class JobRateLimitMiddleware:
     """Refuse job-creating posts beyond `limit` from one client (429)."""
 
-    def __init__(self, app: ASGIApp, limit: Limit) -> None:
+    def __init__(self, app: ASGIApp, limit: Limit, clients: ClientAddresses) -> None:
         self.app = app
         self.limit = limit
+        self.clients = clients
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Count POSTs under JOB_PATH_PREFIX (and to JOB_CREATING_PATHS) per client address."""
@@ -98,7 +128,7 @@ class JobRateLimitMiddleware:
             and scope.get("method") == "POST"
             and (path.startswith(JOB_PATH_PREFIX) or path.rstrip("/") in JOB_CREATING_PATHS)
         ):
-            wait = await self.limit.hit(client_address(scope))
+            wait = await self.limit.hit(self.clients(scope))
             if wait is not None:
                 raise TooManyRequestsException(
                     detail=(
