@@ -169,14 +169,14 @@ def scheduler() -> None:
     from taskiq.cli.scheduler.args import SchedulerArgs
     from taskiq.cli.scheduler.run import run_scheduler
 
+    from tasks.broker import create_broker
     from tasks.schedules import build_scheduler
 
     settings = load_settings()
     if not settings.redis_url:
         fail("crate scheduler needs REDIS_URL. Without it, `crate serve` runs schedules itself.")
-    args = SchedulerArgs(
-        scheduler=build_scheduler(settings), modules=[], update_interval=30, app_dir=str(ROOT)
-    )
+    scheduler = build_scheduler(settings, create_broker(settings))
+    args = SchedulerArgs(scheduler=scheduler, modules=[], update_interval=30, app_dir=str(ROOT))
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_scheduler(args))
 
