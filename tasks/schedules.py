@@ -16,7 +16,7 @@ from taskiq import (
 )
 
 from services import db, jobs, schedules
-from services.collection import InvalidRequest
+from services.errors import InvalidRequest
 from services.settings import Settings
 from tasks.collection import COLLECT_KIND
 from tasks.jobs import QueueUnavailable, enqueue

@@ -244,7 +244,8 @@ def collect(
 ) -> None:
     """Collect a Beatport link (chart, top 100, release, track, label or artist tracks),
     or a genre's releases between two dates."""
-    from services.collection import InvalidRequest, parse_collect_request
+    from services.collection import parse_collect_request
+    from services.errors import InvalidRequest
     from tasks.collection import COLLECT_KIND
 
     settings = load_settings()
@@ -264,8 +265,8 @@ def collect(
 @click.option("--wait", is_flag=True, help="Follow the job with a progress bar until it ends.")
 def enrich(limit: str | None, retry_not_found: bool, job_task_id: str | None, wait: bool) -> None:
     """Match collected tracks to Spotify (needs SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET)."""
-    from services.collection import InvalidRequest
     from services.enrichment import parse_enrich_request
+    from services.errors import InvalidRequest
     from tasks.enrichment import ENRICH_KIND
 
     settings = load_settings()
