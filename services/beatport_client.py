@@ -15,8 +15,6 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any, Final, Literal
 from urllib.parse import parse_qs, urlsplit
@@ -34,6 +32,7 @@ from services.beatport import (
     parse_api_list,
 )
 from services.redaction import redact
+from services.retry import Backoff, parse_retry_after
 from services.settings import Settings
 
 # The public client id of Beatport's own API documentation app, which community v4
@@ -101,26 +100,6 @@ class BeatportAuthError(BeatportError):
     """The v4 API refused Crate's credentials, or there were none to use."""
 
 
-def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After value (seconds or HTTP date), capped; None if unusable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if not math.isfinite(seconds) or seconds <= 0:
-        return None
-    return min(seconds, MAX_WAIT)
-
-
 class BeatportClient:
     """Fetch one page of a Target at a time, in web or API mode, with retries and a rate limit."""
 
@@ -147,7 +126,7 @@ class BeatportClient:
         self._settings_secrets = settings.secrets()
         self._client_id = client_id
         self._per_page = per_page
-        self._backoff_base = backoff_base
+        self._backoff = Backoff(first=backoff_base, cap=MAX_WAIT)
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._clock = clock
@@ -463,9 +442,12 @@ class BeatportClient:
             # squeezes the next gap below the minimum.
             self._next_slot = self._clock() + self._min_interval
 
-    def _backoff(self, attempt: int) -> float:
-        base = min(MAX_WAIT, self._backoff_base * 2.0 ** (attempt - 1))
-        return base * (0.5 + self._rng.random() / 2)
+    def _retry_wait(self, attempt: int, retry_after: str | None = None) -> float:
+        """Beatport's Retry-After when usable (at most MAX_WAIT), else backoff."""
+        asked = parse_retry_after(retry_after)
+        if asked is not None:
+            return min(asked, MAX_WAIT)
+        return self._backoff.wait(attempt, self._rng)
 
     async def _send(
         self,
@@ -515,7 +497,7 @@ class BeatportClient:
                         f"Beatport {failure} for {what}, {attempt} times in a row; "
                         "try again later.",
                     ) from None
-                await self._sleep(self._backoff(attempt))
+                await self._sleep(self._retry_wait(attempt))
                 continue
 
             status = response.status_code
@@ -541,8 +523,7 @@ class BeatportClient:
                         f"Beatport kept answering {status} for {what} ({attempt} attempts); "
                         "try again later.",
                     )
-                wait = retry_after_seconds(response.headers.get("retry-after"))
-                await self._sleep(wait if wait is not None else self._backoff(attempt))
+                await self._sleep(self._retry_wait(attempt, response.headers.get("retry-after")))
                 continue
             return response
 

@@ -1,4 +1,4 @@
-"""Collecting Beatport tracks into the library (and, later, enriching them from Spotify).
+"""Collecting Beatport tracks into the library (matching them to Spotify is services.enrichment).
 
 `CollectionService.collect` walks a Beatport source page by page and upserts what it
 finds by Beatport id, so running the same collection twice adds no rows. Each page
@@ -20,9 +20,18 @@ from typing import Any, Protocol
 import msgspec
 
 from services import db, jobs, search_index
-from services.beatport import BeatportTrack, InvalidTarget, Ref, Target, TrackList
+from services.beatport import (
+    MAX_BEATPORT_ID,
+    BeatportTrack,
+    InvalidTarget,
+    Ref,
+    Target,
+    TrackList,
+)
 from services.beatport import genre_target as make_genre_target
 from services.beatport import parse_target as parse_beatport_target
+from services.errors import InvalidRequest
+from services.forms import whole_number
 from services.tables import (
     Job,
 )
@@ -31,14 +40,6 @@ DEFAULT_MAX_PAGES = 100
 MAX_PAGES_LIMIT = 300
 # Rows per INSERT: far below PostgreSQL's 32,767 bind parameters for Track's ~45 columns.
 INSERT_CHUNK = 300
-
-
-class InvalidRequest(ValueError):
-    """A collect or enrich request that cannot be run; `errors` maps field to message."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__("; ".join(errors.values()))
-        self.errors = errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,15 +73,7 @@ def parse_collect_request(
 ) -> CollectRequest:
     """Validate what a user asked to collect (form, JSON or CLI); raise InvalidRequest."""
     errors: dict[str, str] = {}
-    pages = DEFAULT_MAX_PAGES
-    if max_pages not in (None, ""):
-        try:
-            pages = int(str(max_pages).strip())
-        except ValueError:
-            errors["max_pages"] = "Max pages must be a whole number."
-        else:
-            if not 1 <= pages <= MAX_PAGES_LIMIT:
-                errors["max_pages"] = f"Max pages must be from 1 to {MAX_PAGES_LIMIT}."
+    pages = max_pages_field(errors, max_pages)
     url = (url or "").strip()
     genre_text = str(genre).strip() if genre is not None else ""
     target: Target | None = None
@@ -95,22 +88,33 @@ def parse_collect_request(
         target = _genre_range(genre_text, date_from, date_to, errors)
     else:
         errors["url"] = "Paste a Beatport link, or pick a genre and a date range."
-    if errors or target is None:
+    if errors or target is None or pages is None:
         raise InvalidRequest(errors or {"url": "Nothing to collect."})
     return CollectRequest(target, pages)
+
+
+def max_pages_field(errors: dict[str, str], value: object) -> int | None:
+    """The page cap a form asks for: DEFAULT_MAX_PAGES when empty, else 1 to MAX_PAGES_LIMIT."""
+    return whole_number(
+        errors,
+        "max_pages",
+        value,
+        label="Max pages",
+        low=1,
+        high=MAX_PAGES_LIMIT,
+        default=DEFAULT_MAX_PAGES,
+    )
 
 
 def _genre_range(
     genre: str, date_from: str | date | None, date_to: str | date | None, errors: dict[str, str]
 ) -> Target | None:
     """The genre + date range half of `parse_collect_request`."""
-    genre_id: int | None = None
-    try:
-        genre_id = int(genre)
-        if genre_id < 1:
-            raise ValueError
-    except ValueError:
-        errors["genre"] = "The genre must be a Beatport genre id, a whole number like 6."
+    genre_id = whole_number(
+        errors, "genre", genre, label="The genre id", low=1, high=MAX_BEATPORT_ID
+    )
+    if genre_id is None and "genre" not in errors:
+        errors["genre"] = "Pick a genre (a Beatport genre id, a whole number like 6)."
     dates: list[date | None] = []
     for name, value in (("date_from", date_from), ("date_to", date_to)):
         if isinstance(value, date):

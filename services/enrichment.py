@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -18,6 +17,8 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from services import jobs
+from services.errors import InvalidRequest
+from services.forms import whole_number, yes_no
 from services.matching import (
     Match,
     TrackQuery,
@@ -25,6 +26,7 @@ from services.matching import (
     best_text_match,
     text_search_terms,
 )
+from services.retry import Backoff
 from services.spotify import (
     SpotifyAuthError,
     SpotifyError,
@@ -39,9 +41,9 @@ T = TypeVar("T")
 
 # Waits up to this long happen inside the job; longer ones put the job to sleep (deferred).
 INLINE_WAIT_LIMIT = 30.0
-# When Spotify sends no usable Retry-After (missing or 0), back off from here, doubling.
-BACKOFF_START = 2.0
-BACKOFF_CAP = 300.0
+# When Spotify sends no usable Retry-After (missing or 0), and after a 5xx: back off,
+# from 1.5-3 s, doubling, to at most 150-300 s.
+BACKOFF = Backoff(first=3.0, cap=300.0)
 # Consecutive 5xx/timeouts tolerated inline before the job is deferred.
 UNAVAILABLE_ATTEMPTS = 5
 UNAVAILABLE_DEFER_SECONDS = 120.0
@@ -106,27 +108,15 @@ def parse_enrich_request(
     retry_not_found: str | bool | None = None,
     job_task_id: str | None = None,
 ) -> EnrichRequest:
-    """Validate an enrich request from a form, JSON or the CLI; raise jobs-style errors."""
-    from services.collection import InvalidRequest
-
+    """Validate an enrich request from a form, JSON or the CLI; raise InvalidRequest."""
     errors: dict[str, str] = {}
-    count: int | None = None
-    if limit not in (None, ""):
-        try:
-            count = int(str(limit).strip())
-        except ValueError:
-            errors["limit"] = "Limit must be a whole number."
-        else:
-            if not 1 <= count <= MAX_LIMIT:
-                errors["limit"] = f"Limit must be from 1 to {MAX_LIMIT:,}."
-    flag = retry_not_found
-    if isinstance(flag, str):
-        flag = flag.strip().lower() in ("1", "true", "on", "yes")
+    count = whole_number(errors, "limit", limit, label="Limit", low=1, high=MAX_LIMIT)
     if job_task_id is not None and (len(job_task_id) > 64 or not job_task_id.isalnum()):
         errors["job"] = "That is not a job id."
     if errors:
         raise InvalidRequest(errors)
-    return EnrichRequest(limit=count, retry_not_found=bool(flag), job_task_id=job_task_id)
+    retry = bool(yes_no(retry_not_found))
+    return EnrichRequest(limit=count, retry_not_found=retry, job_task_id=job_task_id)
 
 
 @dataclass(slots=True)
@@ -186,7 +176,7 @@ class Enricher:
     sleep: Sleep = asyncio.sleep
     state: EnrichState = field(default_factory=EnrichState)
     snapshot: jobs.Snapshot = field(default_factory=lambda: jobs.Snapshot(state="running"))
-    _backoff: float = BACKOFF_START
+    _failed_calls: int = 0  # in a row, for the backoff
 
     async def run(self, request: EnrichRequest) -> jobs.Snapshot:
         """Enrich every selected track; returns the final snapshot.
@@ -295,19 +285,18 @@ class Enricher:
                 await self._wait(self._next_backoff(), "for Spotify to recover")
                 continue
             self.state.requests += 1
-            self._backoff = BACKOFF_START
+            self._failed_calls = 0
             return result
 
     def _rate_limit_wait(self, exc: SpotifyRateLimited) -> float:
         """Seconds to wait after a 429: Retry-After when it says something, else back off."""
-        if exc.retry_after is not None and exc.retry_after > 0:
+        if exc.retry_after is not None:
             return exc.retry_after
         return self._next_backoff()
 
     def _next_backoff(self) -> float:
-        wait = self._backoff * (1 + random.random() / 4)
-        self._backoff = min(BACKOFF_CAP, self._backoff * 2)
-        return wait
+        self._failed_calls += 1
+        return BACKOFF.wait(self._failed_calls)
 
     async def _wait(self, seconds: float, reason: str, *, long: bool = False) -> None:
         """Wait inline (badge: waiting until …), or defer the job when the wait is long."""

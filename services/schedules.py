@@ -11,14 +11,10 @@ from typing import Any
 import pycron
 
 from services import db, jobs
-from services.beatport import InvalidTarget, parse_target
-from services.collection import (
-    DEFAULT_MAX_PAGES,
-    MAX_PAGES_LIMIT,
-    CollectRequest,
-    InvalidRequest,
-    parse_collect_request,
-)
+from services.beatport import MAX_BEATPORT_ID, InvalidTarget, parse_target
+from services.collection import CollectRequest, max_pages_field, parse_collect_request
+from services.errors import InvalidRequest
+from services.forms import whole_number, yes_no
 from services.tables import Job, Schedule
 
 _CRON_FIELD = re.compile(r"^[0-9*,/\-A-Za-z]+$")
@@ -90,30 +86,21 @@ def parse_schedule_form(
         except InvalidTarget as exc:
             errors["url"] = str(exc)
     elif genre:
-        try:
-            genre_id = int(genre)
-            span = int((days or "7").strip())
-            if genre_id < 1 or not 1 <= span <= MAX_DAYS:
-                raise ValueError
+        genre_id = whole_number(
+            errors, "genre", genre, label="The genre id", low=1, high=MAX_BEATPORT_ID
+        )
+        span = whole_number(
+            errors, "days", days, label="Days back", low=1, high=MAX_DAYS, default=7
+        )
+        if genre_id is not None and span is not None:
             params.update({"genre": genre_id, "days": span})
-        except ValueError:
-            errors["genre"] = (
-                f"The genre must be a Beatport genre id and the days from 1 to {MAX_DAYS}."
-            )
     else:
         errors["url"] = "Paste a Beatport link, or give a genre id and how many days back."
-    try:
-        params["max_pages"] = int(max_pages) if max_pages else DEFAULT_MAX_PAGES
-        if not 1 <= params["max_pages"] <= MAX_PAGES_LIMIT:
-            raise ValueError
-    except ValueError:
-        errors["max_pages"] = f"Max pages must be a whole number from 1 to {MAX_PAGES_LIMIT}."
+    params["max_pages"] = max_pages_field(errors, max_pages)
     if errors:
         raise InvalidRequest(errors)
-    flag = enrich_after
-    if isinstance(flag, str):
-        flag = flag.strip().lower() in ("1", "true", "on", "yes")
-    return ScheduleForm(name=name, cron=cron or "", params=params, enrich_after=bool(flag))
+    enrich = bool(yes_no(enrich_after))
+    return ScheduleForm(name=name, cron=cron or "", params=params, enrich_after=enrich)
 
 
 def collect_request(params: dict[str, Any], today: date) -> CollectRequest:

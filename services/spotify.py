@@ -9,14 +9,11 @@ urllib3 are never allowed to sleep on `Retry-After` inside a thread.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import re
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -28,6 +25,7 @@ from requests.adapters import HTTPAdapter
 from spotipy.cache_handler import MemoryCacheHandler
 from spotipy.oauth2 import SpotifyClientCredentials
 
+from services.retry import parse_retry_after
 from services.settings import Settings
 
 SEARCH_LIMIT_MAX = 10  # Development-Mode apps get 400 "Invalid limit" above this.
@@ -47,7 +45,7 @@ class SpotifyError(Exception):
 
 
 class SpotifyRateLimited(SpotifyError):
-    """Spotify answered 429: wait `retry_after` seconds (None when it did not say)."""
+    """Spotify answered 429: wait `retry_after` seconds (None: no usable Retry-After)."""
 
     def __init__(self, message: str, *, retry_after: float | None, quota: bool) -> None:
         super().__init__(message)
@@ -131,25 +129,6 @@ def _integer(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return int(value)
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta seconds or HTTP date); None if absent."""
-    if value is None or not value.strip():
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = datetime.fromtimestamp(time.time() if now is None else now, UTC)
-    return max(0.0, (when - current).total_seconds())
 
 
 def build_session(*, retries: int = 3, backoff_factor: float = 0.5) -> requests.Session:

@@ -14,7 +14,10 @@ from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
 from services import db
 from services.beatport_client import SharedTransport
 from services.redaction import install_log_redaction
+from services.search_index import catch_up_quietly
 from services.settings import Settings
+from tasks.jobs import housekeeping, watch_for_shutdown
+from tasks.registry import register_all
 from tasks.stream import CrateResultBackend, CrateStreamBroker
 
 QUEUE_NAME = "crate"
@@ -86,11 +89,6 @@ def create_broker(settings: Settings) -> AsyncBroker:
 
     broker.add_event_handler(TaskiqEvents.WORKER_STARTUP, open_resources)
     broker.add_event_handler(TaskiqEvents.WORKER_SHUTDOWN, close_resources)
-
-    from services.search_index import catch_up_quietly
-    from tasks.jobs import housekeeping, watch_for_shutdown
-    from tasks.registry import register_all
-
     register_all(broker)
     return broker
 

@@ -6,7 +6,8 @@ from services import jobs
 from services.beatport_client import BeatportClient, BeatportError
 from services.collection import CollectionService, CollectRequest
 from services.enrichment import EnrichRequest
-from tasks.jobs import JobContext
+from tasks.enrichment import ENRICH_KIND
+from tasks.jobs import JobContext, enqueue
 
 COLLECT_KIND = "collect_bp_tracks_task"
 
@@ -22,9 +23,6 @@ async def collect_bp_tracks_task(job: JobContext) -> jobs.Snapshot:
         raise jobs.JobFailed(str(exc)) from exc
     if job.params.get("then_enrich") and job.settings.spotify_configured:
         # A scheduled collection goes on to match what it collected.
-        from tasks.enrichment import ENRICH_KIND
-        from tasks.jobs import enqueue
-
         follow_up = EnrichRequest(job_task_id=job.task_id).to_params()
         await enqueue(job.broker, ENRICH_KIND, follow_up)
     return final

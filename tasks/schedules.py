@@ -16,7 +16,7 @@ from taskiq import (
 )
 
 from services import db, jobs, schedules
-from services.collection import InvalidRequest
+from services.errors import InvalidRequest
 from services.settings import Settings
 from tasks.collection import COLLECT_KIND
 from tasks.jobs import QueueUnavailable, enqueue
@@ -96,13 +96,11 @@ async def start_scheduled_collection(broker: AsyncBroker, schedule_id: int) -> s
 
 
 def build_scheduler(
-    settings: Settings, broker: AsyncBroker | None = None, *, own_database: bool = True
+    settings: Settings, broker: AsyncBroker, *, own_database: bool = True
 ) -> TaskiqScheduler:
-    """The Taskiq scheduler over Crate's stored schedules."""
-    from tasks.broker import create_broker
-
+    """The Taskiq scheduler over Crate's stored schedules, kicking jobs on `broker`."""
     source = DatabaseScheduleSource(settings, own_database=own_database)
-    return TaskiqScheduler(broker or create_broker(settings), sources=[source])
+    return TaskiqScheduler(broker, sources=[source])
 
 
 async def run_in_process(broker: AsyncBroker, settings: Settings) -> None:

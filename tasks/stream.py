@@ -2,7 +2,7 @@
 
 taskiq-redis delivers each job to one consumer of a group and keeps it pending until
 acknowledged; a job pending longer than `idle_timeout` is reclaimed by another worker.
-Three things are added here:
+Four things are added here:
 
 * heartbeats: a worker keeps resetting the idle time of the messages it is working
   on, so `idle_timeout` can be short (a dead worker's job moves on within a minute)

@@ -26,7 +26,6 @@ from services.beatport_client import (
     BeatportBlocked,
     BeatportClient,
     BeatportError,
-    retry_after_seconds,
 )
 from services.settings import Settings
 from tests.fakes.beatport import BUILD_ID, FakeBeatport
@@ -660,20 +659,6 @@ async def test_client_works_with_a_caller_supplied_http_client(fake: FakeBeatpor
         await client.aclose()  # does not close the caller's client
         assert not http.is_closed
     assert len(listing.tracks) == 30
-
-
-def test_retry_after_values() -> None:
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    assert retry_after_seconds("5", now=now) == 5.0
-    assert retry_after_seconds("1.5", now=now) == 1.5
-    assert retry_after_seconds("0", now=now) is None
-    assert retry_after_seconds("-3", now=now) is None
-    assert retry_after_seconds("", now=now) is None
-    assert retry_after_seconds("soon", now=now) is None
-    assert retry_after_seconds("nan", now=now) is None
-    assert retry_after_seconds("99999", now=now) == 120.0
-    assert retry_after_seconds("Thu, 01 Jan 2026 00:00:45 GMT", now=now) == 45.0
-    assert retry_after_seconds("Wed, 31 Dec 2025 23:00:00 GMT", now=now) is None
 
 
 async def test_fake_runs_as_a_process_for_benchmarks() -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import crate_command, free_port, stop_process
+from tests.support.serving import wait_until_healthy
 
 
 def run(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -28,16 +28,7 @@ def test_serve_starts_on_the_embedded_default(tmp_path: Path, process_env: dict[
             crate_command("serve"), cwd=tmp_path, env=env, stdout=output, stderr=subprocess.STDOUT
         )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+        wait_until_healthy(port, server, log)
         page = httpx.get(f"http://127.0.0.1:{port}/")
         assert page.status_code == 200
         assert "Recent jobs" in page.text

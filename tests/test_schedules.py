@@ -12,7 +12,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from services import jobs, schedules
-from services.collection import InvalidRequest
+from services.errors import InvalidRequest
 from services.tables import Genre, Job, Schedule
 from tasks.schedules import start_scheduled_collection
 from tests.conftest import (
@@ -46,7 +46,18 @@ def test_schedule_form_is_validated_in_words() -> None:
         ({"name": "x", "cron": "99 6 * * 1", "url": "https://www.beatport.com/top-100"}, "cron"),
         ({"name": "x", "cron": "0 6 * * 1", "url": "https://evil.example/top-100"}, "url"),
         ({"name": "x", "cron": "0 6 * * 1"}, "url"),
-        ({"name": "x", "cron": "0 6 * * 1", "genre": "5", "days": "9999"}, "genre"),
+        ({"name": "x", "cron": "0 6 * * 1", "genre": "5", "days": "9999"}, "days"),
+        ({"name": "x", "cron": "0 6 * * 1", "genre": "techno", "days": "7"}, "genre"),
+        ({"name": "x", "cron": "0 6 * * 1", "genre": "0"}, "genre"),
+        (
+            {
+                "name": "x",
+                "cron": "0 6 * * 1",
+                "url": "https://www.beatport.com/top-100",
+                "max_pages": "many",
+            },
+            "max_pages",
+        ),
     ]
     for fields, field in bad_inputs:
         with pytest.raises(InvalidRequest) as caught:

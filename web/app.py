@@ -47,6 +47,12 @@ ROOT = Path(__file__).resolve().parent.parent
 logger = logging.getLogger("crate.web")
 
 
+def asset_dir(name: str) -> Path:
+    """`templates` or `static`: inside web/ in an installed wheel, else beside web/."""
+    packaged = Path(__file__).resolve().parent / name
+    return packaged if packaged.is_dir() else ROOT / name
+
+
 def provide_settings(state: State) -> Settings:
     """The app's settings."""
     settings: Settings = state.settings
@@ -132,7 +138,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
             tracks.TrackController,
             tracks.LibraryController,
             schedules.SchedulesController,
-            create_static_files_router(path="/static", directories=[ROOT / "static"]),
+            create_static_files_router(path="/static", directories=[asset_dir("static")]),
         ],
         dependencies={
             "settings": Provide(provide_settings, sync_to_thread=False),
@@ -143,7 +149,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
         stores={"sessions": shared.sessions},
         lifespan=[database, task_broker],
         template_config=TemplateConfig(
-            directory=ROOT / "templates",
+            directory=asset_dir("templates"),
             engine=JinjaTemplateEngine,
             engine_callback=templating.configure,
         ),

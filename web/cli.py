@@ -170,14 +170,14 @@ def scheduler() -> None:
     from taskiq.cli.scheduler.args import SchedulerArgs
     from taskiq.cli.scheduler.run import run_scheduler
 
+    from tasks.broker import create_broker
     from tasks.schedules import build_scheduler
 
     settings = load_settings()
     if not settings.redis_url:
         fail("crate scheduler needs REDIS_URL. Without it, `crate serve` runs schedules itself.")
-    args = SchedulerArgs(
-        scheduler=build_scheduler(settings), modules=[], update_interval=30, app_dir=str(ROOT)
-    )
+    scheduler = build_scheduler(settings, create_broker(settings))
+    args = SchedulerArgs(scheduler=scheduler, modules=[], update_interval=30, app_dir=str(ROOT))
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_scheduler(args))
 
@@ -245,7 +245,8 @@ def collect(
 ) -> None:
     """Collect a Beatport link (chart, top 100, release, track, label or artist tracks),
     or a genre's releases between two dates."""
-    from services.collection import InvalidRequest, parse_collect_request
+    from services.collection import parse_collect_request
+    from services.errors import InvalidRequest
     from tasks.collection import COLLECT_KIND
 
     settings = load_settings()
@@ -265,8 +266,8 @@ def collect(
 @click.option("--wait", is_flag=True, help="Follow the job with a progress bar until it ends.")
 def enrich(limit: str | None, retry_not_found: bool, job_task_id: str | None, wait: bool) -> None:
     """Match collected tracks to Spotify (needs SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET)."""
-    from services.collection import InvalidRequest
     from services.enrichment import parse_enrich_request
+    from services.errors import InvalidRequest
     from tasks.enrichment import ENRICH_KIND
 
     settings = load_settings()

@@ -7,30 +7,29 @@ dashboard, and a JSON body gets `202 {"task_id", "status_url"}`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from litestar import Controller, MediaType, Request, Response, post
+from litestar import Controller, Response, post
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIType, Schema
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 from taskiq import AsyncBroker
 
 from services import jobs, library_stats
-from services.collection import InvalidRequest, parse_collect_request
+from services.collection import parse_collect_request
 from services.enrichment import parse_enrich_request
+from services.errors import InvalidRequest
 from services.settings import Settings
 from tasks import jobs as job_tasks
 from tasks.collection import COLLECT_KIND
 from tasks.enrichment import ENRICH_KIND
-from web.errors import wants_json
+from web.responses import MAX_FIELD_LENGTH, invalid_answer, json_answer, read_fields, wanted
 from web.security import ErrorDetail, api_error_responses, json_body_operation
 
-MAX_FIELD_LENGTH = 2000
 PANELS = {COLLECT_KIND: "collect/_panel.html", ENRICH_KIND: "collect/_enrich_panel.html"}
 
 
@@ -107,22 +106,6 @@ JOB_RESPONSES = {
 }
 
 
-async def read_fields(request: Request[Any, Any, Any]) -> tuple[dict[str, str], bool]:
-    """The submitted fields as text, and whether they came as JSON."""
-    content_type = request.headers.get("content-type", "")
-    if content_type.startswith("application/json"):
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise HTTPException(status_code=400, detail="The body is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise HTTPException(status_code=400, detail="The JSON body must be an object.")
-        fields = {k: "" if v is None else str(v) for k, v in body.items() if isinstance(k, str)}
-        return fields, True
-    form = await request.form()
-    return {k: str(v) for k, v in form.items() if k != "_csrf_token"}, False
-
-
 async def form_context() -> dict[str, Any]:
     """What both dashboard form panels need besides values and errors."""
     return {"genres": await library_stats.genre_choices()}
@@ -141,7 +124,7 @@ class CollectController(Controller):
         responses=JOB_RESPONSES,
     )
     async def collect_beatport(
-        self, request: Request[Any, Any, Any], broker: NamedDependency[AsyncBroker]
+        self, request: HTMXRequest, broker: NamedDependency[AsyncBroker]
     ) -> Response[Any]:
         """Collect a Beatport link, or a genre's releases between two dates."""
 
@@ -165,7 +148,7 @@ class CollectController(Controller):
     )
     async def enrich_spotify(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         broker: NamedDependency[AsyncBroker],
         settings: NamedDependency[Settings],
     ) -> Response[Any]:
@@ -189,13 +172,13 @@ class CollectController(Controller):
 
 
 async def start_job(
-    request: Request[Any, Any, Any],
+    request: HTMXRequest,
     broker: AsyncBroker,
     kind: str,
     build: Callable[[dict[str, str]], dict[str, Any]],
 ) -> Response[Any]:
     """Validate the fields into job parameters, enqueue, and answer in the caller's terms."""
-    fields, is_json = await read_fields(request)
+    fields = await read_fields(request)
     try:
         too_long = {
             name: f"That is too long (at most {MAX_FIELD_LENGTH} characters)."
@@ -206,44 +189,38 @@ async def start_job(
             raise InvalidRequest(too_long)
         params = build(fields)
     except InvalidRequest as exc:
-        return await answer_error(request, is_json, kind, fields, exc.errors, 422)
+        return await answer_error(request, kind, fields, exc.errors, 422)
     try:
         task_id = await job_tasks.enqueue(broker, kind, params)
     except job_tasks.QueueUnavailable as exc:
-        return await answer_error(request, is_json, kind, fields, {"queue": str(exc)}, 503)
-    if is_json or wants_json(request):
-        status_url = request.app.route_reverse("task_status", task_id=task_id)
-        return Response(
-            {"task_id": task_id, "status_url": status_url},
-            status_code=202,
-            media_type=MediaType.JSON,
-        )
-    if request.headers.get("hx-request"):
-        row = await jobs.get(task_id)
-        started = {**row, "snapshot": jobs.snapshot_of(row)}
-        context = {"values": {}, "errors": {}, "started": started, **await form_context()}
-        return Template(PANELS[kind], context=context, status_code=200)
-    return Redirect(path="/", status_code=303)
+        return await answer_error(request, kind, fields, {"queue": str(exc)}, 503)
+    match wanted(request):
+        case "json":
+            status_url = request.app.route_reverse("task_status", task_id=task_id)
+            return json_answer({"task_id": task_id, "status_url": status_url}, status_code=202)
+        case "fragment":
+            row = await jobs.get(task_id)
+            started = {**row, "snapshot": jobs.snapshot_of(row)}
+            context = {"values": {}, "errors": {}, "started": started, **await form_context()}
+            return Template(PANELS[kind], context=context, status_code=200)
+        case "page":
+            return Redirect(path="/", status_code=303)
 
 
 async def answer_error(
-    request: Request[Any, Any, Any],
-    is_json: bool,
+    request: HTMXRequest,
     kind: str,
     fields: dict[str, str],
     errors: dict[str, str],
     status_code: int,
 ) -> Response[Any]:
     """Errors in words: JSON for API clients, in place for htmx, the dashboard otherwise."""
-    if is_json or wants_json(request):
-        return Response(
-            {"detail": " ".join(errors.values()), "errors": errors},
-            status_code=status_code,
-            media_type=MediaType.JSON,
-        )
+    answer = wanted(request)
+    if answer == "json":
+        return invalid_answer(errors, status_code=status_code)
     values = {k: v[:MAX_FIELD_LENGTH] for k, v in fields.items()}
     panel = {"values": values, "errors": errors, "started": None, **await form_context()}
-    if request.headers.get("hx-request"):
+    if answer == "fragment":
         return Template(PANELS[kind], context=panel, status_code=status_code)
     recent = await jobs.recent(10)
     # The plain (no-JavaScript) post: the whole dashboard, the failed form showing its errors.

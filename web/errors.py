@@ -6,18 +6,15 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from litestar import MediaType, Request, Response
+from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Template
 
+# web.auth and web.security import wants_json from here; it lives in web.responses.
+from web.responses import json_answer
+from web.responses import wants_json as wants_json
+
 logger = logging.getLogger("crate.web")
-
-
-def wants_json(request: Request[Any, Any, Any]) -> bool:
-    """True for API clients: a JSON Accept header, or a JSON body they sent."""
-    accept = request.headers.get("accept", "")
-    content_type = request.headers.get("content-type", "")
-    return "application/json" in accept or content_type.startswith("application/json")
 
 
 def error_response(
@@ -28,11 +25,7 @@ def error_response(
 ) -> Response[Any]:
     """The error as JSON `{"detail", ...}` or as the error page."""
     if wants_json(request):
-        return Response(
-            {"detail": detail, **(extra or {})},
-            status_code=status_code,
-            media_type=MediaType.JSON,
-        )
+        return json_answer({"detail": detail, **(extra or {})}, status_code=status_code)
     title = HTTPStatus(status_code).phrase if status_code in HTTPStatus._value2member_map_ else ""
     return Template(
         "error.html",

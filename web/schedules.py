@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, MediaType, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
 from services import library_stats, schedules
-from services.collection import InvalidRequest
+from services.errors import InvalidRequest
 from services.tables import Schedule
-from web.collect import read_fields
-from web.errors import wants_json
+from web.responses import MAX_FIELD_LENGTH, invalid_answer, json_answer, read_fields, wanted
 
 
 async def page_context(values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
@@ -39,9 +39,9 @@ class SchedulesController(Controller):
         return Template("schedules.html", context=await page_context({}, {}))
 
     @post("/", name="schedule_create", status_code=201)
-    async def create(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def create(self, request: HTMXRequest) -> Response[Any]:
         """Add a schedule; errors come back in words, at the form or as 422 JSON."""
-        fields, is_json = await read_fields(request)
+        fields = await read_fields(request)
         try:
             form = schedules.parse_schedule_form(
                 name=fields.get("name"),
@@ -53,19 +53,16 @@ class SchedulesController(Controller):
                 enrich_after=fields.get("enrich_after"),
             )
         except InvalidRequest as exc:
-            if is_json or wants_json(request):
-                return Response(
-                    {"detail": " ".join(exc.errors.values()), "errors": exc.errors},
-                    status_code=422,
-                    media_type=MediaType.JSON,
-                )
-            values = {k: v[:2000] for k, v in fields.items()}
+            if wanted(request) == "json":
+                return invalid_answer(exc.errors)
+            # The form is a plain post (no htmx): the whole page, the errors at their fields.
+            values = {k: v[:MAX_FIELD_LENGTH] for k, v in fields.items()}
             return Template(
                 "schedules.html", context=await page_context(values, exc.errors), status_code=422
             )
         schedule_id = await schedules.create(form)
-        if is_json or wants_json(request):
-            return Response({"id": schedule_id}, status_code=201, media_type=MediaType.JSON)
+        if wanted(request) == "json":
+            return json_answer({"id": schedule_id}, status_code=201)
         return Redirect(path="/schedules", status_code=303)
 
     @post("/{schedule_id:int}/toggle", name="schedule_toggle", status_code=303)

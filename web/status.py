@@ -6,17 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from litestar import Controller, MediaType, Request, Response, get, post
+from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 from taskiq import AsyncBroker
 
 from services import jobs
 from tasks import jobs as job_tasks
-from web.errors import wants_json
+from web.responses import json_answer, wanted
 from web.security import ErrorDetail, api_error_responses
 
 
@@ -47,6 +48,11 @@ class CancelAnswer:
 NOT_FOUND = ResponseSpec(ErrorDetail, description="No job has that id.", generate_examples=False)
 
 
+def no_such_job(task_id: str) -> NotFoundException:
+    """The 404 for a job id Crate never issued."""
+    return NotFoundException(f"No job has the id {task_id!r}.")
+
+
 class StatusController(Controller):
     """Job status, read from the result backend with the job row as the record."""
 
@@ -61,7 +67,7 @@ class StatusController(Controller):
     )
     async def show(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         task_id: FromPath[str],
         broker: NamedDependency[AsyncBroker],
     ) -> Response[Any]:
@@ -69,13 +75,13 @@ class StatusController(Controller):
         try:
             row, snapshot = await job_tasks.read_status(broker, task_id)
         except jobs.JobNotFound:
-            raise NotFoundException(f"No job has the id {task_id!r}.") from None
-        if wants_json(request):
-            return Response(
+            raise no_such_job(task_id) from None
+        if wanted(request) == "json":
+            return json_answer(
                 {"task_id": task_id, "kind": row["kind"], **snapshot.to_json()},
-                media_type=MediaType.JSON,
                 headers={"Cache-Control": "no-store"},
             )
+        # The badge is the fragment htmx polls, and all there is to show without htmx too.
         return Template(
             "jobs/_badge.html",
             context={"job": {**row, "snapshot": snapshot}},
@@ -97,7 +103,7 @@ class StatusController(Controller):
     )
     async def cancel(
         self,
-        request: Request[Any, Any, Any],
+        request: HTMXRequest,
         task_id: FromPath[str],
         broker: NamedDependency[AsyncBroker],
     ) -> Response[Any]:
@@ -106,13 +112,14 @@ class StatusController(Controller):
             changed = await jobs.request_cancel(task_id)
             row, snapshot = await job_tasks.read_status(broker, task_id)
         except jobs.JobNotFound:
-            raise NotFoundException(f"No job has the id {task_id!r}.") from None
-        if wants_json(request):
-            return Response(
-                {"task_id": task_id, "cancel_requested": changed, "state": snapshot.state},
-                media_type=MediaType.JSON,
-                status_code=202 if changed else 200,
-            )
-        if request.headers.get("hx-request"):
-            return Template("jobs/_badge.html", context={"job": {**row, "snapshot": snapshot}})
-        return Redirect(path="/jobs")
+            raise no_such_job(task_id) from None
+        match wanted(request):
+            case "json":
+                return json_answer(
+                    {"task_id": task_id, "cancel_requested": changed, "state": snapshot.state},
+                    status_code=202 if changed else 200,
+                )
+            case "fragment":
+                return Template("jobs/_badge.html", context={"job": {**row, "snapshot": snapshot}})
+            case "page":
+                return Redirect(path="/jobs")

@@ -7,14 +7,15 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-from litestar import Controller, MediaType, Request, Response, get
+from litestar import Controller, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
 from litestar.response import Stream, Template
 
 from services import catalog, export
-from web.errors import error_response, wants_json
+from web.errors import error_response
+from web.responses import invalid_answer, json_answer, wanted
 
 EXPORT_HEADERS = {
     "Content-Disposition": 'attachment; filename="crate-tracks.csv"',
@@ -30,7 +31,8 @@ class TrackController(Controller):
     @get("/", name="tracks")
     async def index(self, request: HTMXRequest) -> Response[Any]:
         """The whole library, filtered, sorted and paged."""
-        page = await catalog.browse_tracks(request.query_params, choices=not partial(request))
+        choices = wanted(request) == "page"  # the filter form's choices: only a page shows them
+        page = await catalog.browse_tracks(request.query_params, choices=choices)
         assert page is not None  # nothing is fixed by the path here
         return list_response(request, page, base="/tracks")
 
@@ -44,12 +46,14 @@ class TrackController(Controller):
         return Template("tracks/detail.html", context={"track": track, "raw_json": raw})
 
     @get("/export.csv", name="tracks_export")
-    async def export(self, request: Request[Any, Any, Any]) -> Response[Any]:
+    async def export(self, request: HTMXRequest) -> Response[Any]:
         """Every track under the filter (all pages) as CSV, streamed in chunks."""
         try:
             track_filter = catalog.parse_filter(request.query_params)
         except catalog.InvalidFilter as exc:
-            return error_response(request, 422, str(exc), {"errors": exc.errors})
+            if wanted(request) == "json":
+                return invalid_answer(exc.errors)
+            return error_response(request, 422, str(exc))
         return Stream(
             export.export_csv(track_filter),
             media_type="text/csv; charset=utf-8",
@@ -79,17 +83,11 @@ class LibraryController(Controller):
 async def entity_page(request: HTMXRequest, kind: str, entity_id: int) -> Response[Any]:
     """The tracks list narrowed by the path to one artist, label or release; 404 if unknown."""
     page = await catalog.browse_tracks(
-        request.query_params, fixed={kind: entity_id}, choices=not partial(request)
+        request.query_params, fixed={kind: entity_id}, choices=wanted(request) == "page"
     )
     if page is None:
         raise NotFoundException(f"There is no {kind} {entity_id} in the library.")
     return list_response(request, page, base=f"/{kind}s/{entity_id}", fixed=kind)
-
-
-def partial(request: HTMXRequest) -> bool:
-    """True when htmx asks for the results alone (boosts and history restores want the page)."""
-    details = request.htmx
-    return bool(details) and not details.boosted and not details.history_restore_request
 
 
 def list_response(
@@ -97,12 +95,9 @@ def list_response(
 ) -> Response[Any]:
     """The list as a full page, its results region alone for htmx, or JSON; 422 when refused."""
     status = 422 if page.errors else 200
-    if wants_json(request):
-        if page.errors:
-            return error_response(
-                request, 422, " ".join(page.errors.values()), {"errors": page.errors}
-            )
-        return Response(tracks_json(page), media_type=MediaType.JSON)
+    answer = wanted(request)
+    if answer == "json":
+        return invalid_answer(page.errors) if page.errors else json_answer(tracks_json(page))
     if page.filter is None:
         # Keep what was typed in the address bar, so a reload shows the same message.
         typed = [(name, value) for name, value in page.values.items() if value]
@@ -120,7 +115,7 @@ def list_response(
         "spotify_states": catalog.SPOTIFY_STATES,
         "keys": catalog.CAMELOT,
     }
-    if partial(request):
+    if answer == "fragment":
         # The server names the URL to push, so empty form fields never clutter it.
         url = f"{base}?{query}" if query else base
         return HTMXTemplate(

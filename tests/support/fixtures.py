@@ -1,5 +1,5 @@
-"""Where the real captured samples (shared/fixtures/real) are: beside the repository, as
-CI clones it, else /work/shared; CRATE_REAL_FIXTURES names another place."""
+"""Where the real captured samples are: `CRATE_REAL_FIXTURES` when set, else
+`shared/fixtures/real` in the folder beside the checkout (as CI lays them out)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,17 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+BESIDE_THE_CHECKOUT = REPO_ROOT.parent / "shared" / "fixtures" / "real"
 
 
 def real_fixtures() -> Path:
-    """The `fixtures/real` folder; FileNotFoundError when it is nowhere to be found."""
+    """The `fixtures/real` folder; FileNotFoundError saying where it was looked for."""
     named = os.environ.get("CRATE_REAL_FIXTURES")
-    candidates = [Path(named)] if named else []
-    candidates += [
-        base / "fixtures" / "real" for base in (REPO_ROOT.parent / "shared", Path("/work/shared"))
-    ]
-    for folder in candidates:
-        if (folder / "beatport").is_dir():
-            return folder
+    folder = Path(named) if named else BESIDE_THE_CHECKOUT
+    if (folder / "beatport").is_dir():
+        return folder
+    where = f"CRATE_REAL_FIXTURES ({folder})" if named else f"{folder}, beside the checkout"
     raise FileNotFoundError(
-        "the real samples (shared/fixtures/real) were not found beside the repository, "
-        "nor at /work/shared; set CRATE_REAL_FIXTURES"
+        f"the real samples were not found at {where}: put them at ../shared/fixtures/real "
+        "or point CRATE_REAL_FIXTURES at them"
     )
