@@ -23,16 +23,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from services.beatport import (
-    ParseError,
-    Target,
-    TrackList,
-    decode_json,
-    detect_challenge,
-    extract_next_data,
-    find_tracks,
-    parse_api_list,
-)
+from services.beatport.challenge import detect_challenge
+from services.beatport.pages import extract_next_data, find_tracks
+from services.beatport.targets import Target
+from services.beatport.tracks import ParseError, TrackList, decode_json, parse_api_list
 from services.redaction import redact
 from services.settings import Settings
 

@@ -11,7 +11,8 @@ from typing import Any
 import pycron
 
 from services import db, jobs
-from services.beatport import InvalidTarget, parse_target
+from services.beatport.links import parse_target
+from services.beatport.targets import InvalidTarget
 from services.collection import (
     DEFAULT_MAX_PAGES,
     MAX_PAGES_LIMIT,

@@ -16,20 +16,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.beatport import (
-    ACCEPTED_LINKS,
+from services.beatport.challenge import detect_challenge
+from services.beatport.links import parse_target
+from services.beatport.pages import extract_next_data, find_tracks
+from services.beatport.targets import ACCEPTED_LINKS, InvalidTarget, Target, genre_target
+from services.beatport.tracks import (
     BeatportTrack,
-    InvalidTarget,
     ParseError,
     Ref,
-    Target,
     TrackList,
-    detect_challenge,
-    extract_next_data,
-    find_tracks,
-    genre_target,
     parse_api_list,
-    parse_target,
     parse_track,
 )
 from services.beatport_client import BeatportClient, BeatportError
