@@ -18,13 +18,8 @@ from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from services import jobs
-from services.matching import (
-    Match,
-    TrackQuery,
-    best_isrc_match,
-    best_text_match,
-    text_search_terms,
-)
+from services.matching.choice import Match, best_isrc_match, best_text_match, text_search_terms
+from services.matching.scoring import TrackQuery
 from services.spotify import (
     SpotifyAuthError,
     SpotifyError,
