@@ -21,16 +21,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from services.beatport import (
-    ParseError,
-    Target,
-    TrackList,
-    decode_json,
-    detect_challenge,
-    extract_next_data,
-    find_tracks,
-    parse_api_list,
-)
+from services.beatport.challenge import detect_challenge
+from services.beatport.pages import extract_next_data, find_tracks
+from services.beatport.targets import Target
+from services.beatport.tracks import ParseError, TrackList, decode_json, parse_api_list
 from services.redaction import redact
 from services.retry import Backoff, parse_retry_after
 from services.settings import Settings
@@ -190,10 +184,11 @@ class BeatportClient:
 
     async def _fetch_web(self, target: Target, page: int) -> TrackList:
         what = target.short()
+        asked = self._web_params(target, page)
         response = await self._send(
             "GET",
             self._web_url + target.web_path(),
-            params=self._web_params(target, page),
+            params=asked,
             headers={
                 "User-Agent": BROWSER_USER_AGENT,
                 "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
@@ -212,9 +207,7 @@ class BeatportClient:
                     raise ParseError("the JSON answer is not an object")
             else:
                 data = extract_next_data(response.text)
-            return find_tracks(
-                data, single=target.kind == "track", use_track_number=target.kind == "release"
-            )
+            return find_tracks(data, target=target, asked=asked)
         except (ParseError, ValueError, RecursionError) as exc:
             raise self._error(
                 BeatportError,

@@ -20,16 +20,10 @@ from typing import Any, Protocol
 import msgspec
 
 from services import db, jobs, search_index
-from services.beatport import (
-    MAX_BEATPORT_ID,
-    BeatportTrack,
-    InvalidTarget,
-    Ref,
-    Target,
-    TrackList,
-)
-from services.beatport import genre_target as make_genre_target
-from services.beatport import parse_target as parse_beatport_target
+from services.beatport.links import parse_target as parse_beatport_target
+from services.beatport.targets import MAX_BEATPORT_ID, InvalidTarget, Target
+from services.beatport.targets import genre_target as make_genre_target
+from services.beatport.tracks import BeatportTrack, Ref, TrackList
 from services.errors import InvalidRequest
 from services.forms import whole_number
 from services.tables import (

@@ -19,13 +19,8 @@ from typing import Any, Protocol, TypeVar
 from services import jobs
 from services.errors import InvalidRequest
 from services.forms import whole_number, yes_no
-from services.matching import (
-    Match,
-    TrackQuery,
-    best_isrc_match,
-    best_text_match,
-    text_search_terms,
-)
+from services.matching.choice import Match, best_isrc_match, best_text_match, text_search_terms
+from services.matching.scoring import TrackQuery
 from services.retry import Backoff
 from services.spotify import (
     SpotifyAuthError,

@@ -11,7 +11,8 @@ from typing import Any
 import pycron
 
 from services import db, jobs
-from services.beatport import MAX_BEATPORT_ID, InvalidTarget, parse_target
+from services.beatport.links import parse_target
+from services.beatport.targets import MAX_BEATPORT_ID, InvalidTarget
 from services.collection import CollectRequest, max_pages_field, parse_collect_request
 from services.errors import InvalidRequest
 from services.forms import whole_number, yes_no

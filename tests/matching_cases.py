@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from services.matching import Match, TrackQuery, best_isrc_match, best_text_match
+from services.matching.choice import Match, best_isrc_match, best_text_match
+from services.matching.scoring import TrackQuery
 from services.spotify import SpotifyTrack
 from tests.fakes.spotify import spotify_id
 

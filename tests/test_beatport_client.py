@@ -18,7 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
-from services.beatport import Target, TrackList, genre_target, parse_target
+from services.beatport.links import parse_target
+from services.beatport.targets import Target, genre_target
+from services.beatport.tracks import TrackList
 from services.beatport_client import (
     BROWSER_USER_AGENT,
     MAX_ATTEMPTS,

@@ -16,22 +16,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.beatport import (
-    ACCEPTED_LINKS,
+from services.beatport.challenge import detect_challenge
+from services.beatport.links import parse_target
+from services.beatport.pages import extract_next_data, find_tracks
+from services.beatport.targets import ACCEPTED_LINKS, InvalidTarget, Target, genre_target
+from services.beatport.tracks import (
     BeatportTrack,
-    InvalidTarget,
     ParseError,
     Ref,
-    Target,
     TrackList,
-    detect_challenge,
-    extract_next_data,
-    find_tracks,
-    genre_target,
     parse_api_list,
-    parse_target,
     parse_track,
 )
+from services.beatport_client import BeatportClient, BeatportError
+from services.settings import Settings
+from tests.fakes.beatport import FakeBeatport, list_query_key
 from tests.support.fixtures import real_fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -773,6 +772,7 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]
 
 
 BASE_PAGE = load(TOP100_JSON)
+ASKED = {"page": "1", "per_page": "100"}
 BASE_PATHS = [p for p in _paths(BASE_PAGE) if "_nextI18Next" not in p]
 
 
@@ -800,6 +800,10 @@ def test_fuzz_mutated_next_data_only_raises_parse_error(data: st.DataObject) -> 
         except ParseError:
             continue
         assert isinstance(result, TrackList)
+        assert all(isinstance(t, BeatportTrack) for t in result.tracks)
+    target = data.draw(st.sampled_from([Target("top100"), Target("chart", 5), Target("track", 5)]))
+    with contextlib.suppress(ParseError):
+        result = find_tracks(doc, target=target, asked=data.draw(st.sampled_from([{}, ASKED])))
         assert all(isinstance(t, BeatportTrack) for t in result.tracks)
 
 
@@ -881,3 +885,351 @@ def test_fuzz_valid_links_with_a_character_inserted(where: int, extra: str) -> N
         return
     assert urlsplit(text.strip()).hostname in ("www.beatport.com", "beatport.com")
     assert target.kind in ("label", "top100", "chart", "track", "release", "artist")
+
+
+# ---------------------------------------------------------------- the page's own list
+#
+# Real pages carry side blocks ("recommended tracks", an artist's top 10) as react-query
+# entries of their own. The parser picks the page's list by its queryKey (the page's kind,
+# id, page and page size), never the first block that looks like tracks, and refuses a page
+# whose lists cannot be told apart. Pages below are the real captures with blocks injected.
+
+REAL_TOP100 = load(TOP100_JSON)
+REAL_MAIN: dict[str, Any] = REAL_TOP100["props"]["pageProps"]["dehydratedState"]["queries"][0]
+REAL_RESULTS: list[dict[str, Any]] = REAL_MAIN["state"]["data"]["results"]
+REAL_IDS = [track["id"] for track in REAL_RESULTS]
+PAGE_ID = 42
+ROUTES = {
+    "genre_top100": "/genre/[slug]/[id]/top-100",
+    "genre_hype100": "/genre/[slug]/[id]/hype-100",
+    "genre_dates": "/genre/[slug]/[id]/tracks",
+    "chart": "/chart/[slug]/[id]",
+    "release": "/release/[slug]/[id]",
+    "label": "/label/[slug]/[id]/tracks",
+    "artist": "/artist/[slug]/[id]/tracks",
+}
+LIST_KINDS = ["top100", *ROUTES]
+TRACK_PAGES = [PURPOSE, PURPOSE_REMIX, CONCUSSION]
+
+
+def _entry(key: list[Any], data: Any) -> dict[str, Any]:
+    """A react-query entry shaped like the real page's."""
+    state = {**REAL_MAIN["state"], "data": data}
+    return {"state": state, "queryKey": key, "queryHash": json.dumps(key, separators=(",", ":"))}
+
+
+def _block(count: int = 10, first_id: int = 91_000_001) -> dict[str, Any]:
+    """A side block of `count` real track objects under new ids."""
+    tracks = []
+    for index in range(count):
+        track = copy.deepcopy(REAL_RESULTS[index % len(REAL_RESULTS)])
+        track["id"] = first_id + index
+        tracks.append(track)
+    return {
+        "next": None,
+        "previous": None,
+        "count": count,
+        "page": "1/1",
+        "per_page": count,
+        "results": tracks,
+    }
+
+
+def _queries_of(page: dict[str, Any]) -> list[dict[str, Any]]:
+    queries: list[dict[str, Any]] = page.get("props", page)["pageProps"]["dehydratedState"][
+        "queries"
+    ]
+    return queries
+
+
+def _list_page(kind: str) -> tuple[dict[str, Any], Target, dict[str, str]]:
+    """The real top-100 capture as the page of `kind`, with the query string the client sends.
+
+    Top 100: as captured. Other kinds (no real capture exists): the same envelope and list
+    (7 real tracks of a count of 100), the route and id of the kind, its entity query first
+    and the list under the key the fake Beatport uses for that kind.
+    """
+    page = copy.deepcopy(REAL_TOP100)
+    if kind == "top100":
+        return page, Target("top100"), {}
+    target = (
+        genre_target(PAGE_ID, date(2026, 1, 1), date(2026, 1, 31), today=date(2026, 1, 1))
+        if kind == "genre_dates"
+        else Target(kind, PAGE_ID, "some-name")
+    )
+    page["page"] = ROUTES[kind]
+    page["query"] = {"slug": "some-name", "id": str(PAGE_ID)}
+    queries = _queries_of(page)
+    key = list_query_key(kind, PAGE_ID, 1, 100)
+    queries[0] = _entry(key, queries[0]["state"]["data"])
+    entity = kind.split("_")[0]
+    queries.insert(0, _entry([f"{entity}-{PAGE_ID}"], {"id": PAGE_ID, "name": "Some Name"}))
+    if kind in ("top100", "genre_top100", "genre_hype100"):
+        return page, target, {}
+    asked = {"page": "1", "per_page": "100"}
+    if kind == "genre_dates":
+        asked["publish_date"] = "2026-01-01:2026-01-31"
+    return page, target, asked
+
+
+def _insert_before_main(page: dict[str, Any], entry: dict[str, Any]) -> None:
+    queries = _queries_of(page)
+    main = next(i for i, q in enumerate(queries) if "results" in q["state"]["data"])
+    queries.insert(main, entry)
+
+
+def _side_keys(kind: str) -> list[list[Any]]:
+    """Keys a side block of tracks may have on a page of `kind`."""
+    entity = kind.split("_")[0]
+    keys: list[list[Any]] = [["recommended-tracks"], [f"related-tracks-{PAGE_ID}"]]
+    match kind:
+        case "top100":
+            keys += [["top-100-tracks-per_page=10"], ["genre-5-top-100-tracks-per_page=100"]]
+        case "genre_top100":
+            keys += [
+                [f"genre-{PAGE_ID}-top-100-tracks-per_page=10"],
+                [f"genre-{PAGE_ID}-hype-100-tracks-per_page=100"],
+                ["top-100-tracks-per_page=100"],
+            ]
+        case "genre_hype100":
+            keys += [
+                [f"genre-{PAGE_ID}-hype-100-tracks-per_page=10"],
+                [f"genre-{PAGE_ID}-top-100-tracks-per_page=100"],
+            ]
+        case _:
+            keys += [
+                [f"{entity}-{PAGE_ID}-top-tracks"],
+                [f"{entity}-{PAGE_ID}-tracks-page=2-per_page=100"],
+                [f"{entity}-{PAGE_ID + 1}-tracks-page=1-per_page=100"],
+                ["tracks", {f"{entity}_id": PAGE_ID + 1, "page": 1, "per_page": 100}],
+            ]
+    return keys
+
+
+SIDE_CASES = [(kind, key) for kind in LIST_KINDS for key in _side_keys(kind)]
+
+
+def _assert_main_list(result: TrackList) -> None:
+    assert [t.beatport_id for t in result.tracks] == REAL_IDS
+    assert (result.tracks[0].beatport_id, result.tracks[-1].beatport_id) == (23011269, 23616019)
+    assert [t.position for t in result.tracks] == list(range(1, 8))
+    assert (result.total_count, result.page, result.skipped) == (100, 1, 0)
+
+
+@pytest.mark.parametrize("kind", LIST_KINDS)
+def test_each_kind_of_list_page_gives_its_list(kind: str) -> None:
+    page, target, asked = _list_page(kind)
+    _assert_main_list(find_tracks(page, target=target, asked=asked))
+
+
+@pytest.mark.parametrize(("kind", "side_key"), SIDE_CASES, ids=[str(c) for c in SIDE_CASES])
+def test_a_side_block_before_the_list_is_passed_over(kind: str, side_key: list[Any]) -> None:
+    page, target, asked = _list_page(kind)
+    _insert_before_main(page, _entry(side_key, _block()))
+    _assert_main_list(find_tracks(page, target=target, asked=asked))
+    # Without knowing what the page is for, two lists are a refusal, never a guess.
+    with pytest.raises(ParseError, match="cannot tell which one is the page's own list"):
+        find_tracks(page)
+
+
+@pytest.mark.parametrize("kind", LIST_KINDS)
+def test_a_side_block_after_the_list_is_passed_over_too(kind: str) -> None:
+    page, target, asked = _list_page(kind)
+    _queries_of(page).append(_entry(["recommended-tracks"], _block()))
+    _assert_main_list(find_tracks(page, target=target, asked=asked))
+
+
+def test_the_real_top100_with_a_top_10_block_first() -> None:
+    """The issue's case: the first block of tracks on a real Top 100 page is a top 10."""
+    page = copy.deepcopy(REAL_TOP100)
+    _queries_of(page).insert(0, _entry(["top-100-tracks-per_page=10"], _block()))
+    _assert_main_list(find_tracks(page, target=Target("top100")))
+    html = TOP100_HTML.read_text(encoding="utf-8")
+    script = json.dumps(page, separators=(",", ":")).replace("&", "\\u0026")
+    start = html.index('<script id="__NEXT_DATA__"')
+    start = html.index(">", start) + 1
+    injected = html[:start] + script + html[html.index("</script>", start) :]
+    _assert_main_list(find_tracks(extract_next_data(injected), target=Target("top100")))
+
+
+@pytest.mark.parametrize("kind", LIST_KINDS)
+def test_an_indistinguishable_twin_list_is_refused_in_words(kind: str) -> None:
+    page, target, asked = _list_page(kind)
+    main = next(q for q in _queries_of(page) if "results" in q["state"]["data"])
+    _insert_before_main(page, _entry(copy.deepcopy(main["queryKey"]), _block()))
+    with pytest.raises(ParseError) as caught:
+        find_tracks(page, target=target, asked=asked)
+    key = json.dumps(main["queryKey"], separators=(",", ":"))
+    assert str(caught.value) == (
+        f"the page holds 2 lists of tracks (query keys {key}, {key}) and their query keys "
+        f"name it alike, so Crate cannot tell which one is the list of {target.short()}; it "
+        "stored nothing rather than guess"
+    )
+
+
+@pytest.mark.parametrize("kind", LIST_KINDS)
+def test_two_lists_no_key_names_are_refused_in_words(kind: str) -> None:
+    page, target, asked = _list_page(kind)
+    main = next(q for q in _queries_of(page) if "results" in q["state"]["data"])
+    main["queryKey"] = ["tracks-block-b"]
+    _insert_before_main(page, _entry(["tracks-block-a"], _block()))
+    with pytest.raises(ParseError) as caught:
+        find_tracks(page, target=target, asked=asked)
+    assert str(caught.value) == (
+        'the page holds 2 lists of tracks (query keys ["tracks-block-a"], ["tracks-block-b"]) '
+        f"and no key names it, so Crate cannot tell which one is the list of {target.short()}; "
+        "it stored nothing rather than guess"
+    )
+
+
+@pytest.mark.parametrize("kind", LIST_KINDS)
+def test_one_list_under_an_unknown_key_is_still_read(kind: str) -> None:
+    page, target, asked = _list_page(kind)
+    main = next(q for q in _queries_of(page) if "results" in q["state"]["data"])
+    main["queryKey"] = ["some-new-key-beatport-invented"]
+    _assert_main_list(find_tracks(page, target=target, asked=asked))
+
+
+@pytest.mark.parametrize("kind", LIST_KINDS)
+def test_an_empty_own_list_wins_over_a_side_block(kind: str) -> None:
+    page, target, asked = _list_page(kind)
+    main = next(q for q in _queries_of(page) if "results" in q["state"]["data"])
+    main["state"]["data"].update(results=[], count=0, next=None)
+    _insert_before_main(page, _entry(["recommended-tracks"], _block()))
+    result = find_tracks(page, target=target, asked=asked)
+    assert (result.tracks, result.total_count, result.has_next) == ([], 0, False)
+
+
+def test_a_later_page_is_read_from_the_list_of_that_page() -> None:
+    page, target, asked = _list_page("label")
+    main = next(q for q in _queries_of(page) if "results" in q["state"]["data"])
+    main["queryKey"] = list_query_key("label", PAGE_ID, 3, 100)
+    main["state"]["data"]["page"] = "3/5"
+    first_page = _entry(list_query_key("label", PAGE_ID, 1, 100), _block(count=100))
+    _insert_before_main(page, first_page)
+    result = find_tracks(page, target=target, asked={"page": "3", "per_page": "100"})
+    assert [t.beatport_id for t in result.tracks] == REAL_IDS
+    assert (result.tracks[0].position, result.page, result.total_pages) == (201, 3, 5)
+
+
+def test_the_page_must_be_of_the_kind_and_id_asked_for() -> None:
+    with pytest.raises(ParseError) as caught:
+        find_tracks(load(TOP100_JSON), target=Target("chart", 5, "x"))
+    assert str(caught.value) == (
+        "Beatport sent its '/top-100' page instead of the page for chart #5"
+    )
+    with pytest.raises(ParseError) as caught:
+        find_tracks(load(PURPOSE), target=Target("track", 16039305, "purpose"))
+    assert str(caught.value) == (
+        "Beatport sent the page of id 6389004 instead of the page for track #16039305"
+    )
+    page, _, asked = _list_page("chart")
+    with pytest.raises(ParseError, match="page of id 42 instead of the page for chart #43"):
+        find_tracks(page, target=Target("chart", 43, "x"), asked=asked)
+
+
+@pytest.mark.parametrize("path", TRACK_PAGES, ids=lambda p: p.name)
+@pytest.mark.parametrize("own_track", [True, False], ids=["with-pageProps.track", "without"])
+def test_a_track_page_gives_its_track_past_related_tracks(path: Path, own_track: bool) -> None:
+    page = load(path)
+    props = page.get("props", page)["pageProps"]
+    expected = copy.deepcopy(props["track"])
+    if not own_track:
+        del props["track"]
+    queries = _queries_of(page)
+    track_id = expected["id"]
+    other = copy.deepcopy(REAL_RESULTS[0])
+    queries[0:0] = [
+        _entry([f"track-{track_id}-related-tracks"], _block()),
+        _entry(["recommended-tracks"], _block(first_id=92_000_001)),
+        _entry([f"track-{other['id']}"], other),
+    ]
+    [track] = find_tracks(page, target=Target("track", track_id, "x")).tracks
+    assert (track.beatport_id, track.raw) == (track_id, expected)
+
+
+def test_a_track_page_with_two_other_tracks_is_refused_in_words() -> None:
+    page = load(CONCUSSION)  # the data-route variant: no route, so no id to check first
+    del page["pageProps"]["track"]
+    _queries_of(page).insert(0, _entry(["track-23011269"], copy.deepcopy(REAL_RESULTS[0])))
+    with pytest.raises(ParseError) as caught:
+        find_tracks(page, target=Target("track", 1, "x"))
+    assert str(caught.value) == (
+        "the page holds 2 different tracks (#194481, #23011269); none is track #1, so Crate "
+        "cannot tell which one the page is for; it stored nothing rather than guess"
+    )
+
+
+def test_a_track_page_without_its_track_never_reads_a_list() -> None:
+    page = load(PURPOSE)
+    del page["props"]["pageProps"]["track"]
+    _queries_of(page)[:] = [_entry(["track-6389004-related-tracks"], _block())]
+    with pytest.raises(ParseError, match=r"no track \(looked for track #6389004\)"):
+        find_tracks(page, target=Target("track", 6389004, "purpose"))
+
+
+# ---------------------------------------------------------------- through the web client
+
+FAKE_KINDS = [
+    ("https://www.beatport.com/top-100", "top100", 0),
+    ("https://www.beatport.com/genre/techno/6/top-100", "genre_top100", 6),
+    ("https://www.beatport.com/genre/techno/6/hype-100", "genre_hype100", 6),
+    ("https://www.beatport.com/chart/peak-time/5", "chart", 5),
+    ("https://www.beatport.com/release/an-ep/9", "release", 9),
+    ("https://www.beatport.com/label/a-label/7/tracks", "label", 7),
+    ("https://www.beatport.com/artist/someone/3/tracks", "artist", 3),
+]
+
+
+@pytest.fixture(scope="module")
+def fake_beatport() -> Iterator[FakeBeatport]:
+    """A fake Beatport whose list pages carry a side block of 10 tracks."""
+    with FakeBeatport(
+        tracks_per_list=40, per_page=25, charts={5: 60}, labels={7: 30}, artists={3: 30}
+    ) as server:
+        yield server
+
+
+async def _collect_web(fake: FakeBeatport, target: Target) -> list[int]:
+    settings = Settings(
+        beatport_mode="web",
+        beatport_web_url=fake.web_url,
+        beatport_api_url=fake.api_url,
+        beatport_min_interval=0.0,
+    )
+    async with BeatportClient(settings) as client:
+        ids: list[int] = []
+        for page in range(1, 20):
+            listing = await client.fetch_page(target, page)
+            ids += [t.beatport_id for t in listing.tracks]
+            if not listing.has_next:
+                return ids
+    raise AssertionError("the list never ended")
+
+
+@pytest.mark.parametrize(("url", "kind", "list_id"), FAKE_KINDS)
+async def test_web_mode_collects_the_list_not_the_side_block(
+    fake_beatport: FakeBeatport, url: str, kind: str, list_id: int
+) -> None:
+    fake_beatport.set_content(side_tracks="related")
+    try:
+        ids = await _collect_web(fake_beatport, parse_target(url))
+    finally:
+        fake_beatport.set_content(side_tracks="")
+    assert ids == fake_beatport.track_ids(kind, list_id)
+
+
+async def test_web_mode_fails_in_words_on_twin_lists(fake_beatport: FakeBeatport) -> None:
+    fake_beatport.set_content(side_tracks="twin")
+    try:
+        with pytest.raises(BeatportError) as caught:
+            await _collect_web(fake_beatport, parse_target(FAKE_KINDS[3][0]))
+    finally:
+        fake_beatport.set_content(side_tracks="")
+    key = '["chart-5-tracks-page=1-per_page=100"]'
+    assert str(caught.value) == (
+        "Beatport's page for chart #5 did not contain the track data Crate reads (the page "
+        f"holds 2 lists of tracks (query keys {key}, {key}) and their query keys name it "
+        "alike, so Crate cannot tell which one is the list of chart #5; it stored nothing "
+        "rather than guess); the site may have changed."
+    )

@@ -13,7 +13,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from services import search_index
-from services.beatport import Target
+from services.beatport.targets import Target
 from services.beatport_client import BeatportClient
 from services.collection import CollectionService, CollectRequest
 from services.tables import Artist, Genre, Job, JobTrack, Label, Release, Track, TrackArtist
@@ -86,7 +86,7 @@ TARGETS = [
 async def test_every_source_kind_collects_every_track(
     sqlite_url: str, fake: FakeBeatport, mode: str, url: str, kind: str, list_id: int
 ) -> None:
-    from services.beatport import parse_target
+    from services.beatport.links import parse_target
 
     if kind == "track":
         track_id = fake.track_ids("chart", 11)[3]  # type: ignore[index]
@@ -104,7 +104,7 @@ async def test_every_source_kind_collects_every_track(
 async def test_genre_date_range_collects_only_that_window(
     sqlite_url: str, fake: FakeBeatport, mode: str
 ) -> None:
-    from services.beatport import genre_target
+    from services.beatport.targets import genre_target
 
     window = (date(2026, 1, 10), date(2026, 1, 20))
     expected = fake.track_ids("genre_dates", 5, window) or []

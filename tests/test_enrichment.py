@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis
 
-from services.beatport import Target
+from services.beatport.targets import Target
 from services.beatport_client import BeatportClient
 from services.collection import CollectionService, CollectRequest
 from services.tables import Job, Track

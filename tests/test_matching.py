@@ -8,18 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services import matching
-from services.matching import (
-    TrackQuery,
-    Version,
-    best_isrc_match,
-    best_text_match,
-    parse_title,
-    parse_version,
-    score,
-    text_search_terms,
-    versions_compatible,
-)
+from services.matching.choice import best_isrc_match, best_text_match, text_search_terms
+from services.matching.scoring import TrackQuery, score
+from services.matching.text import artist_parts, fold
+from services.matching.versions import Version, parse_title, parse_version, versions_compatible
 from services.spotify import SpotifyTrack
 from tests.matching_cases import CASES, DEFAULT_THRESHOLD, MatchCase, decide
 from tests.support.fixtures import real_fixtures
@@ -218,11 +210,11 @@ def test_credit_named_on_one_side_only_must_be_the_other_sides_artist() -> None:
     ],
 )
 def test_artist_parts(credit: str, parts: set[str]) -> None:
-    assert matching.artist_parts(credit) == parts
+    assert artist_parts(credit) == parts
 
 
 def test_fold_reads_ampersand_as_and_and_drops_punctuation() -> None:
-    assert matching.fold("Don’t Stop & Go!") == matching.fold("Dont stop and go")
+    assert fold("Don’t Stop & Go!") == fold("Dont stop and go")
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import pytest
 
-from services.beatport import parse_track
+from services.beatport.tracks import parse_track
 from services.collection import CollectCounts, store_tracks
 from services.settings import Settings
 from services.tables import Job

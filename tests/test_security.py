@@ -24,7 +24,8 @@ from bs4 import BeautifulSoup
 from litestar import Litestar
 
 from services import jobs
-from services.beatport import BeatportTrack, Ref, parse_target
+from services.beatport.links import parse_target
+from services.beatport.tracks import BeatportTrack, Ref
 from services.collection import CollectCounts, store_tracks
 from services.settings import Settings
 from services.tables import Artist, Job, Label, Release, Track

@@ -20,8 +20,8 @@ import sys
 import time
 from dataclasses import dataclass
 
-from services import matching
-from services.matching import Match, best_isrc_match, best_text_match, text_search_terms
+from services.matching.choice import Match, best_isrc_match, best_text_match, text_search_terms
+from services.matching.scoring import clear_caches
 from services.spotify import SpotifyCatalog
 from tests.fakes.spotify import FakeSpotify
 from tests.matching_cases import CASES, DEFAULT_THRESHOLD, MatchCase, decide
@@ -53,7 +53,7 @@ async def enrich_one(
     fake.clear()
     for spot in case.catalogue:
         fake.add_track(**spot.fake_kwargs(case.name))
-    matching.clear_caches()
+    clear_caches()
     before = catalog.requests_made
     cpu_ns = 0
     match: Match | None = None

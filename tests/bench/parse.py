@@ -19,7 +19,7 @@ from pathlib import Path
 from bs4 import BeautifulSoup
 from bs4.filter import SoupStrainer
 
-from services.beatport import extract_next_data, find_tracks
+from services.beatport.pages import extract_next_data, find_tracks
 from tests.support.fixtures import real_fixtures
 
 ROOT = Path(__file__).resolve().parents[2]

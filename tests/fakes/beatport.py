@@ -365,6 +365,9 @@ class FakeBeatport:
         # Switches a test may flip at any time (from any thread).
         self.challenge: str | None = None  # "cloudflare" or "human-test"
         self.empty_lists = False
+        # None, or a second block of tracks served before each list page's own list:
+        # "related" under a key of its own, "twin" under the very key of the page's list.
+        self.side_tracks: str | None = None
         self.null_fields: frozenset[str] = frozenset()
         self.forbidden_track_ids: set[int] = set()
         self.deleted_track_ids: set[int] = set()
@@ -454,14 +457,21 @@ class FakeBeatport:
             self._failures.extend(_Failure(status, retry_after, path_prefix) for _ in range(count))
 
     def set_content(
-        self, *, empty_lists: bool | None = None, null_fields: Iterable[str] | None = None
+        self,
+        *,
+        empty_lists: bool | None = None,
+        null_fields: Iterable[str] | None = None,
+        side_tracks: str | None = None,
     ) -> None:
-        """Serve empty lists, and/or tracks whose `null_fields` are null (e.g. isrc, bpm, key)."""
+        """Serve empty lists, and/or tracks whose `null_fields` are null (e.g. isrc, bpm, key),
+        and/or a 10-track side block before each list ("related", "twin" or "" for none)."""
         with self._lock:
             if empty_lists is not None:
                 self.empty_lists = empty_lists
             if null_fields is not None:
                 self.null_fields = frozenset(null_fields)
+            if side_tracks is not None:
+                self.side_tracks = side_tracks or None
             self._version += 1
             self._pages.clear()
 
@@ -875,7 +885,8 @@ class FakeBeatport:
                     f"api-internal.beatportprod.com/v4{api_path}?per_page=100&page=2",
                     page_text="1",
                 )
-                queries.append(_query(["top-100-tracks-per_page=100"], data))
+                self._add_side_tracks(queries, kind, list_id, page, per_page)
+                queries.append(_query(list_query_key(kind, list_id, page, per_page), data))
                 title = "Beatport | Top 100 Songs & DJ Tracks | Music Downloads & Streaming"
                 next_page = "/top-100"
             else:
@@ -904,9 +915,8 @@ class FakeBeatport:
                     else None
                 )
                 data = _list_data(results, view, nxt, page_text=f"{page}/{view.pages}")
-                queries.append(
-                    _query([f"{kind}-{list_id}-tracks-page={page}-per_page={per_page}"], data)
-                )
+                self._add_side_tracks(queries, kind, list_id, page, per_page)
+                queries.append(_query(list_query_key(kind, list_id, page, per_page), data))
                 title = f"{entity['name']} | Beatport"
                 next_page = {
                     "genre_top100": "/genre/[slug]/[id]/top-100",
@@ -944,6 +954,30 @@ class FakeBeatport:
             "</body></html>"
         )
         return _Reply(200, html.encode(), "text/html; charset=utf-8")
+
+    def _add_side_tracks(
+        self, queries: list[dict[str, Any]], kind: str, list_id: int, page: int, per_page: int
+    ) -> None:
+        """A 10-track block ("recommended tracks") that is not the page's list, if switched on."""
+        if self.side_tracks is None:
+            return
+        block = self._register("side", list_id)
+        tracks = [self.track(block * BLOCK + index + 1) for index in range(10)]
+        data = {
+            "next": None,
+            "previous": None,
+            "count": 10,
+            "page": "1/1",
+            "per_page": 10,
+            "results": tracks,
+        }
+        if self.side_tracks == "twin":
+            key = list_query_key(kind, list_id, page, per_page)
+        elif kind == "top100":
+            key = ["recommended-tracks"]
+        else:
+            key = [f"{kind.split('_')[0]}-{list_id}-recommended-tracks"]
+        queries.append(_query(key, data))
 
     # ------------------------------------------------------------ v4 API
 
@@ -1182,6 +1216,21 @@ def _api_list_path(kind: str, list_id: int) -> str:
         "genre_hype100": f"/catalog/genres/{list_id}/top/100/",
         "genre_dates": "/catalog/tracks/",
     }.get(kind, f"/catalog/{kind}s/{list_id}/tracks/")
+
+
+def list_query_key(kind: str, list_id: int, page: int = 1, per_page: int = 100) -> list[str]:
+    """The queryKey of a list page's own list: the real top-100 one, and keys in its style
+    (kind, id, page, per_page) for the pages no real capture shows."""
+    match kind:
+        case "top100":
+            return ["top-100-tracks-per_page=100"]  # as on the real page
+        case "genre_top100":
+            return [f"genre-{list_id}-top-100-tracks-per_page=100"]
+        case "genre_hype100":
+            return [f"genre-{list_id}-hype-100-tracks-per_page=100"]
+        case _:
+            entity = kind.split("_")[0]
+            return [f"{entity}-{list_id}-tracks-page={page}-per_page={per_page}"]
 
 
 def _list_data(

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services import jobs
-from services.beatport import parse_track
+from services.beatport.tracks import parse_track
 from services.collection import CollectCounts, store_tracks
 from services.tables import Artist, Genre, Job, Label, Release, Track
 
