@@ -120,9 +120,23 @@ async def write_transaction() -> AsyncIterator[Any]:
     if isinstance(engine, SQLiteEngine):
         async with engine.transaction(transaction_type=TransactionType.immediate) as tx:
             yield tx
+    elif isinstance(engine, PostgresEngine) and engine.pool is not None:
+        # asyncpg's own pool and transaction: when the connection breaks mid-transaction
+        # they still give it back to the pool. (Piccolo 1.38's transaction does not: a
+        # failed rollback skips its release and leaves its context variable set, so the
+        # task's later queries reuse the dead connection.)
+        async with engine.pool.acquire() as connection, connection.transaction():
+            yield _Connection(connection)
     else:
         async with engine.transaction() as tx:
             yield tx
+
+
+class _Connection:
+    """What `write_transaction` yields on PostgreSQL: the transaction's connection."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
 
 
 Runner = Callable[[Callable[[], Any]], Awaitable[Any]]

@@ -506,18 +506,20 @@ async def housekeeping(broker: AsyncBroker, settings: Settings) -> None:
     every = max(0.5, settings.job_idle_timeout / 4)
     ttl = settings.job_idle_timeout
     reconciled_at = time.monotonic()
+    skipped = False
     while True:
         await renew_claims(ttl)
         if time.monotonic() - reconciled_at >= ttl / 2:
             reconciled_at = time.monotonic()
             try:
                 await reconcile(broker, grace=ttl)
-            except (RedisError, OSError) as exc:
-                logger.warning("job reconciliation skipped (Redis): %s", exc)
+                skipped = False
             except Exception as exc:
-                if not db.is_unavailable(exc):
+                if not (isinstance(exc, RedisError) or db.is_unavailable(exc)):
                     raise
-                logger.warning("job reconciliation skipped: %s", db.describe_error(exc))
+                if not skipped:
+                    logger.warning("job reconciliation waits: %s", db.describe_error(exc))
+                skipped = True
         if isinstance(broker, CrateStreamBroker):
             try:
                 await broker.refresh_own_pending()
@@ -531,7 +533,8 @@ async def housekeeping(broker: AsyncBroker, settings: Settings) -> None:
 
 
 async def renew_claims(ttl: float) -> None:
-    """Extend the lease of every job this process runs; note the ones another run took."""
+    """Extend the lease of every job this process runs; note the ones another run took.
+    While the database is away this says so once, not at every beat."""
     for task_id, claim in list(HELD.items()):
         try:
             if not await jobs.renew(task_id, claim, ttl):
@@ -540,7 +543,14 @@ async def renew_claims(ttl: float) -> None:
         except Exception as exc:
             if not db.is_unavailable(exc):
                 raise
-            logger.warning("could not renew job %s: %s", task_id, db.describe_error(exc))
+            if task_id not in _UNRENEWED:
+                logger.warning("could not renew job %s: %s", task_id, db.describe_error(exc))
+            _UNRENEWED.add(task_id)
+        else:
+            _UNRENEWED.discard(task_id)
+
+
+_UNRENEWED: set[str] = set()
 
 
 async def recover_in_process(broker: AsyncBroker) -> int:

@@ -325,8 +325,19 @@ async def follow(broker: Any, task_id: str) -> int:
     ) as bar:
         handle = bar.add_task("queued", total=None)
         last_line = ""
+        database_away = False
         while True:
-            _, snapshot = await job_tasks.read_status(broker, task_id)
+            try:
+                _, snapshot = await job_tasks.read_status(broker, task_id)
+            except Exception as exc:
+                if not db.is_unavailable(exc):
+                    raise
+                if not database_away:
+                    click.echo("The database is not reachable; waiting for it.", err=True)
+                database_away = True
+                await asyncio.sleep(1.0)
+                continue
+            database_away = False
             description: str = snapshot.state
             if snapshot.phase and snapshot.state in ("running", "waiting"):
                 description += f" · {snapshot.phase}"
