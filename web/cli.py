@@ -13,6 +13,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from services import db, jobs
+from services.redaction import install_log_redaction
 from services.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +40,7 @@ def run_with_database(
     """Run `work` with the configured database open; database errors become messages."""
 
     async def main() -> T:
+        install_log_redaction(settings.secrets())
         db.activate(db.build_engine(settings.database_url))
         await db.start_pool()
         try:
