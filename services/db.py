@@ -10,7 +10,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Final, TypeVar, cast
 
 import msgspec
 from piccolo.apps.migrations.commands.forwards import run_forwards
@@ -120,9 +120,23 @@ async def write_transaction() -> AsyncIterator[Any]:
     if isinstance(engine, SQLiteEngine):
         async with engine.transaction(transaction_type=TransactionType.immediate) as tx:
             yield tx
+    elif isinstance(engine, PostgresEngine) and engine.pool is not None:
+        # asyncpg's own pool and transaction: when the connection breaks mid-transaction
+        # they still give it back to the pool. (Piccolo 1.38's transaction does not: a
+        # failed rollback skips its release and leaves its context variable set, so the
+        # task's later queries reuse the dead connection.)
+        async with engine.pool.acquire() as connection, connection.transaction():
+            yield _Connection(connection)
     else:
         async with engine.transaction() as tx:
             yield tx
+
+
+class _Connection:
+    """What `write_transaction` yields on PostgreSQL: the transaction's connection."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
 
 
 Runner = Callable[[Callable[[], Any]], Awaitable[Any]]
@@ -443,3 +457,43 @@ def describe_error(exc: BaseException) -> str:
     """A one-line description of a driver error, without connection strings."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# Errors that say the database is away (down, restarting, the connection cut), as
+# opposed to errors in what was asked of it.
+_UNAVAILABLE_NAMES: Final = frozenset(
+    {
+        "ConnectionDoesNotExistError",
+        "ConnectionFailureError",
+        "PostgresConnectionError",
+        "CannotConnectNowError",
+        "AdminShutdownError",
+        "CrashShutdownError",
+        "TooManyConnectionsError",
+        "ConnectionResetError",
+    }
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database could not be reached. Only the error itself and
+    the causes a driver error names are read: an OSError deep inside some other error
+    (a failed Beatport download, say) is not the database's."""
+    if isinstance(exc, (OSError, DatabaseError)):
+        return True
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        text = str(current)
+        name = type(current).__name__
+        if name in _UNAVAILABLE_NAMES:
+            return True
+        if name == "InterfaceError" and ("is closed" in text or "is closing" in text):
+            return True
+        if isinstance(current, sqlite3.OperationalError) and (
+            "unable to open" in text or "disk I/O" in text
+        ):
+            return True
+        current = current.__cause__
+    return False

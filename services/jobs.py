@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, Protocol
@@ -37,6 +38,10 @@ class JobDeferred(Exception):
 
 class JobInterrupted(Exception):
     """The worker is stopping: end this run between two units of work; it resumes elsewhere."""
+
+
+class LeaseLost(Exception):
+    """This run no longer holds its job (another run claimed it): stop, write nothing more."""
 
 
 class JobNotFound(LookupError):
@@ -166,17 +171,19 @@ async def recent(limit: int = 50, *, offset: int = 0) -> list[dict[str, Any]]:
     return list(rows)
 
 
-async def mark_started(row: dict[str, Any]) -> None:
+async def mark_started(row: dict[str, Any], claim: int | None = None) -> None:
     """Set the job of `row` (as read just before) running, in one statement; a
     redelivered job keeps its first start time."""
     values: dict[Any, Any] = {Job.state: "running", Job.retry_at: None, Job.phase: "starting"}
     if row["started_at"] is None:
         values[Job.started_at] = now()
-    await Job.update(values).where(Job.task_id == row["task_id"])
+    await _fenced(Job.update(values), row["task_id"], claim)
 
 
-async def save_snapshot(task_id: str, snapshot: Snapshot) -> None:
-    """Store where a job stands, so /jobs shows it even after the result backend forgets."""
+async def save_snapshot(task_id: str, snapshot: Snapshot, claim: int | None = None) -> None:
+    """Store where a job stands, so /jobs shows it even after the result backend forgets.
+
+    With `claim`, only while the job still holds that claim (else LeaseLost)."""
     values: dict[Any, Any] = {
         Job.state: snapshot.state,
         Job.phase: snapshot.phase[:200],
@@ -188,13 +195,123 @@ async def save_snapshot(task_id: str, snapshot: Snapshot) -> None:
     }
     if snapshot.state in FINAL_STATES:
         values[Job.finished_at] = now()
+        values[Job.lease_until] = None
     # One statement: no transaction needed (each is atomic, also on SQLite).
+    await _fenced(Job.update(values), task_id, claim)
+
+
+async def save_checkpoint(
+    task_id: str, checkpoint: dict[str, Any] | None, claim: int | None = None
+) -> None:
+    """Remember how far a job got, so a redelivered job resumes instead of starting over."""
+    await _fenced(Job.update({Job.checkpoint: checkpoint}), task_id, claim)
+
+
+async def _fenced(query: Any, task_id: str, claim: int | None) -> None:
+    """Run an UPDATE of one job; with `claim`, only while the job holds it."""
+    if claim is None:
+        await query.where(Job.task_id == task_id)
+        return
+    written = await query.where((Job.task_id == task_id) & (Job.claim == claim)).returning(
+        Job.claim
+    )
+    if not written:
+        raise LeaseLost(task_id)
+
+
+# ---------------------------------------------------------------- claims and leases
+#
+# The job row, not Redis, says who runs a job. A run first claims it: the claim number
+# goes up by one, and only a job nobody holds (no lease, or one that lapsed) can be
+# claimed. The run renews its lease while it works and writes only while the row still
+# holds its number, so a run that lost its job (its worker stalled, Redis forgot its
+# message and handed it out again) is refused at its next write and stops.
+
+
+def clock() -> float:
+    """Unix seconds: leases are compared with the time of the process that writes them."""
+    return time.time()
+
+
+async def claim(task_id: str, ttl: float) -> int | None:
+    """Claim a job that is not ended and that nobody holds; its claim number, or None."""
+    moment = clock()
+    rows = (
+        await Job.update({Job.claim: Job.claim + 1, Job.lease_until: moment + ttl})
+        .where(
+            (Job.task_id == task_id)
+            & Job.state.not_in(list(FINAL_STATES))
+            & (Job.lease_until.is_null() | (Job.lease_until < moment))
+        )
+        .returning(Job.claim)
+    )
+    return int(rows[0]["claim"]) if rows else None
+
+
+async def renew(task_id: str, claim_number: int, ttl: float) -> bool:
+    """Extend the lease of a claim still held; False when the job was claimed since."""
+    rows = (
+        await Job.update({Job.lease_until: clock() + ttl})
+        .where((Job.task_id == task_id) & (Job.claim == claim_number))
+        .returning(Job.claim)
+    )
+    return bool(rows)
+
+
+async def release(task_id: str, claim_number: int) -> None:
+    """Give a claim up (the run ended or handed the job back), if it is still held."""
+    await Job.update({Job.lease_until: None}).where(
+        (Job.task_id == task_id) & (Job.claim == claim_number)
+    )
+
+
+async def mark_kicked(task_id: str, *, state: JobState | None = None) -> None:
+    """Note that the job was just handed to the queue (optionally as `state`)."""
+    values: dict[Any, Any] = {Job.kicked_at: clock()}
+    if state is not None:
+        values[Job.state] = state
     await Job.update(values).where(Job.task_id == task_id)
 
 
-async def save_checkpoint(task_id: str, checkpoint: dict[str, Any] | None) -> None:
-    """Remember how far a job got, so a redelivered job resumes instead of starting over."""
-    await Job.update({Job.checkpoint: checkpoint}).where(Job.task_id == task_id)
+async def take_for_requeue(row: dict[str, Any]) -> bool:
+    """Among reconcilers in several processes, let exactly one re-queue the job of `row`
+    (read just before): the one whose update finds `kicked_at` unchanged."""
+    kicked = row["kicked_at"]
+    condition = Job.kicked_at.is_null() if kicked is None else Job.kicked_at == kicked
+    rows = (
+        await Job.update({Job.kicked_at: clock()})
+        .where(
+            (Job.task_id == row["task_id"])
+            & (Job.claim == row["claim"])
+            & Job.state.is_in(list(ACTIVE_STATES))
+            & condition
+        )
+        .returning(Job.claim)
+    )
+    return bool(rows)
+
+
+async def unheld(grace: float) -> list[dict[str, Any]]:
+    """Jobs that should be moving but that nobody holds: not ended, no live lease, last
+    queued more than `grace` seconds ago (and, waiting, due more than `grace` ago)."""
+    moment = clock()
+    rows = (
+        await Job.select()
+        .where(
+            Job.state.is_in(list(ACTIVE_STATES))
+            & (Job.lease_until.is_null() | (Job.lease_until < moment - grace))
+            & (Job.kicked_at.is_null() | (Job.kicked_at < moment - grace))
+        )
+        .order_by(Job._meta.primary_key)
+        .limit(100)
+        .output(load_json=True)
+    )
+    due = now().timestamp() - grace
+    return [
+        row
+        for row in rows
+        if row["state"] != "waiting" or row["retry_at"] is None or row["retry_at"].timestamp() < due
+    ]
 
 
 async def unfinished() -> list[dict[str, Any]]:
@@ -209,12 +326,46 @@ async def unfinished() -> list[dict[str, Any]]:
 
 
 async def request_cancel(task_id: str) -> bool:
-    """Ask a queued or running job to stop; False when it had already ended."""
+    """Stop a job that has not ended; False when it had already ended.
+
+    A job some run holds is asked to stop (it does so between two units of work); one
+    nobody holds (queued, waiting, or left by a run that is gone) ends here and now, and
+    its claim number goes up so that no run of it writes again.
+    """
     row = await get(task_id)
     if row["state"] in FINAL_STATES:
         return False
-    await Job.update({Job.cancel_requested: True}).where(Job.task_id == task_id)
+    moment = clock()
+    ended = (
+        await Job.update(
+            {
+                Job.state: "cancelled",
+                Job.phase: "cancelled",
+                Job.retry_at: None,
+                Job.cancel_requested: True,
+                Job.finished_at: now(),
+                Job.claim: Job.claim + 1,
+                Job.lease_until: None,
+            }
+        )
+        .where(
+            (Job.task_id == task_id)
+            & Job.state.not_in(list(FINAL_STATES))
+            & (Job.lease_until.is_null() | (Job.lease_until < moment))
+        )
+        .returning(Job.claim)
+    )
+    if not ended:
+        await Job.update({Job.cancel_requested: True}).where(Job.task_id == task_id)
     return True
+
+
+async def held_by(task_id: str) -> tuple[bool, int]:
+    """Whether someone asked the job to stop, and its current claim number."""
+    value = await Job.select(Job.cancel_requested, Job.claim).where(Job.task_id == task_id).first()
+    if value is None:
+        return False, -1
+    return bool(value["cancel_requested"]), int(value["claim"])
 
 
 async def cancel_requested(task_id: str) -> bool:

@@ -54,9 +54,33 @@ class RedactingFilter(logging.Filter):
 
 
 def install_log_redaction(secrets: Iterable[str]) -> None:
-    """Mask secrets in everything the root logger's handlers write."""
+    """Mask secrets in everything the root logger's handlers write (and say driver
+    outages in one line, see `OneLineOutages`)."""
+    quiet_driver_outages()
     redacting = RedactingFilter(secrets)
     root = logging.getLogger()
     for handler in root.handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(redacting)
+
+
+class OneLineOutages(logging.Filter):
+    """For a driver's own logger (asyncpg's pool): a connection error is said in one line,
+    with its reason, instead of a traceback per retry while the database is away."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Fold the exception of a record into its message."""
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            record.msg = f"{record.getMessage()}: {type(error).__name__}: {error}"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def quiet_driver_outages() -> None:
+    """Install `OneLineOutages` on the loggers of the database drivers."""
+    logger = logging.getLogger("asyncpg.pool")
+    if not any(isinstance(f, OneLineOutages) for f in logger.filters):
+        logger.addFilter(OneLineOutages())

@@ -6,6 +6,7 @@ from piccolo.columns import (
     JSON,
     Boolean,
     Date,
+    DoublePrecision,
     Float,
     ForeignKey,
     Integer,
@@ -118,6 +119,10 @@ class Track(Table):
     # Indexed by track_spotify_state (spotify_searched_at, spotify_id).
     spotify_searched_at = Timestamptz(null=True, default=None)
     spotify_error = Text(null=True, default=None)
+    # An enrichment job (its job row id) searching this track now, until (Unix seconds):
+    # a second enrichment skips it instead of searching it too.
+    spotify_claim_job = Integer(null=True, default=None)
+    spotify_claim_until = DoublePrecision(null=True, default=None)
     audio_features = JSON(null=True, default=None)
 
 
@@ -163,6 +168,13 @@ class Job(Table):
     created_at = Timestamptz(default=TimestamptzNow(), index=True)
     started_at = Timestamptz(null=True, default=None)
     finished_at = Timestamptz(null=True, default=None)
+    # Who may write for the job (services.jobs.claim): each claim takes the next number,
+    # and every write of a run checks it still holds it, so a worker that lost the job
+    # cannot write again. `lease_until` (Unix seconds) is when an unrenewed claim lapses;
+    # `kicked_at` when the job was last handed to the queue.
+    claim = Integer(default=0)
+    lease_until = DoublePrecision(null=True, default=None)
+    kicked_at = DoublePrecision(null=True, default=None)
 
 
 class JobTrack(Table, tablename="job_track"):

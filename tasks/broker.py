@@ -68,17 +68,19 @@ def create_broker(settings: Settings) -> AsyncBroker:
             db.activate(db.build_engine(settings.database_url))
             await db.start_pool()
             watch_for_shutdown()
-            # Heartbeats, reclaims and deferred jobs (a long Spotify rate limit) live here.
-            state.release_loop = asyncio.create_task(housekeeping(broker, settings))
             state.beatport_transport = SharedTransport()
             # Tracks a stopped worker stored but did not index for search yet (SQLite).
             state.upkeep = asyncio.create_task(catch_up_quietly())
+        if broker.is_worker_process or isinstance(broker, InMemoryBroker):
+            # Wherever jobs run: their claims renewed, jobs nobody holds queued again,
+            # and on Redis heartbeats, reclaims and deferred jobs.
+            state.release_loop = asyncio.create_task(housekeeping(broker, settings))
 
     async def close_resources(state: TaskiqState) -> None:
+        loop_task = getattr(state, "release_loop", None)
+        if loop_task is not None:
+            loop_task.cancel()
         if broker.is_worker_process:
-            loop_task = getattr(state, "release_loop", None)
-            if loop_task is not None:
-                loop_task.cancel()
             upkeep = getattr(state, "upkeep", None)
             if upkeep is not None:
                 upkeep.cancel()

@@ -22,13 +22,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from taskiq import AsyncBroker, Context, TaskiqDepends
 from taskiq.depends.progress_tracker import TaskProgress
 from taskiq.kicker import AsyncKicker
 
-from services import jobs
+from services import db, jobs
 from services.beatport_client import SharedTransport
 from services.redaction import redact
 from services.settings import Settings
@@ -41,6 +40,11 @@ ROW_WRITE_INTERVAL = 1.0
 # A cancel is looked up at most this often (between pages): a small job then reads its
 # row once, not once more per page.
 CANCEL_CHECK_INTERVAL = 0.5
+# How long a running job waits for a database that went away before it gives up (its
+# lease then lapses and a reconciler resumes it once the database is back).
+DATABASE_PATIENCE = 300.0
+# A run resumes after at most this many outages; then the error ends it (as failed).
+OUTAGES_PER_RUN = 20
 
 
 class QueueUnavailable(RuntimeError):
@@ -60,6 +64,8 @@ class JobContext:
     row_id: int | None = None  # the job row's primary key
     # A worker's pool of Beatport connections (None: each job opens its own).
     http_transport: SharedTransport | None = None
+    # The run's claim on the job (services.jobs.claim): writes check it still holds it.
+    claim: int | None = None
 
 
 JobBody = Callable[[JobContext], Awaitable[jobs.Snapshot]]
@@ -68,9 +74,10 @@ JobBody = Callable[[JobContext], Awaitable[jobs.Snapshot]]
 class ResultBackendProgress:
     """Sends progress to the Taskiq result backend, and now and then to the job row."""
 
-    def __init__(self, broker: AsyncBroker, task_id: str) -> None:
+    def __init__(self, broker: AsyncBroker, task_id: str, claim: int | None = None) -> None:
         self._broker = broker
         self._task_id = task_id
+        self.claim = claim
         self._row_written_at = 0.0
         self._row_state: str | None = None
         self._cancel_checked_at = -math.inf
@@ -97,7 +104,7 @@ class ResultBackendProgress:
         ):
             # The row first: whoever sees a job ended (or started) on the badge then also
             # finds it so in the job row and on /jobs.
-            await jobs.save_snapshot(self._task_id, snapshot)
+            await jobs.save_snapshot(self._task_id, snapshot, self.claim)
             self._row_written_at = moment
             self._row_state = snapshot.state
         try:
@@ -109,19 +116,25 @@ class ResultBackendProgress:
             logger.warning("progress not published for %s: %s", self._task_id, exc)
 
     async def check_cancelled(self) -> None:
-        """Raise JobCancelled when a user asked to stop, JobInterrupted when the worker is."""
+        """Raise JobCancelled when a user asked to stop, JobInterrupted when the worker is,
+        LeaseLost when another run claimed the job."""
         if STOPPING.is_set():
             raise jobs.JobInterrupted()
+        if self._task_id in LOST:
+            raise jobs.LeaseLost(self._task_id)
         moment = time.monotonic()
         if moment - self._cancel_checked_at < CANCEL_CHECK_INTERVAL:
             return
         self._cancel_checked_at = moment
-        if await jobs.cancel_requested(self._task_id):
+        cancel, claim = await jobs.held_by(self._task_id)
+        if self.claim is not None and claim != self.claim:
+            raise jobs.LeaseLost(self._task_id)
+        if cancel:
             raise jobs.JobCancelled()
 
     async def checkpoint(self, value: dict[str, Any] | None) -> None:
         """Remember where the job is, for a redelivered run to resume from."""
-        await jobs.save_checkpoint(self._task_id, value)
+        await jobs.save_checkpoint(self._task_id, value, self.claim)
 
 
 def register_job(
@@ -150,10 +163,14 @@ def register_job(
 
 
 async def execute(context: Context, body: JobBody, params: dict[str, Any]) -> dict[str, Any]:
-    """Run one job body with bookkeeping; never raises for the job's own failures."""
+    """Run one job body with bookkeeping; never raises for the job's own failures.
+
+    The run first claims the job in its row (services.jobs.claim): a delivery of a job
+    that ended, or that another live run holds, does nothing. When the database goes
+    away mid-job the run waits for it and resumes from the job's checkpoint.
+    """
     task_id = context.message.task_id
     settings: Settings = context.state.settings
-    progress = ResultBackendProgress(context.broker, task_id)
     try:
         row = await jobs.get(task_id)
     except jobs.JobNotFound:
@@ -163,28 +180,86 @@ async def execute(context: Context, body: JobBody, params: dict[str, Any]) -> di
     if row["state"] in jobs.FINAL_STATES:
         # A redelivery of a job that already ended: report, do not run twice.
         return jobs.snapshot_of(row).to_json()
-    broker = context.broker
-    owner = f"{uuid.uuid4().hex}"
-    if isinstance(broker, CrateStreamBroker):
-        ttl = int(settings.job_idle_timeout * 1000)
-        if not await broker.acquire_lease(task_id, owner, ttl):
-            # Another live worker runs this job (a duplicate delivery): leave it to them.
-            logger.info("job %s is running elsewhere; skipping this delivery", task_id)
-            return jobs.snapshot_of(row).to_json()
-        RUNNING[task_id] = owner
+    ttl = settings.job_idle_timeout
+    claim = await jobs.claim(task_id, ttl)
+    if claim is None:
+        # Another live run holds this job (a duplicate delivery): leave it to that run.
+        logger.info("job %s is running elsewhere; skipping this delivery", task_id)
+        return jobs.snapshot_of(row).to_json()
+    await _forget_queued(context.broker, task_id)
+    HELD[task_id] = claim
+    progress = ResultBackendProgress(context.broker, task_id, claim)
     try:
-        result, resume_at = await _run(context, body, params, row, settings, progress)
+        result, resume_at = await _run_through_outages(
+            context, body, params, row, settings, progress
+        )
     finally:
-        if isinstance(broker, CrateStreamBroker):
-            RUNNING.pop(task_id, None)
-            try:
-                await broker.release_lease(task_id, owner)
-            except (RedisError, OSError) as exc:
-                logger.warning("could not release the lease of %s: %s", task_id, exc)
+        HELD.pop(task_id, None)
+        LOST.discard(task_id)
+        try:
+            await jobs.release(task_id, claim)
+        except Exception as exc:  # noqa: BLE001  the lease lapses by itself
+            logger.warning("could not release job %s: %s", task_id, db.describe_error(exc))
     if resume_at is not None:
-        # Only now, with the lease given back: the next run must be able to take it.
-        await schedule_resume(broker, task_id, context.message.task_name, params, resume_at)
+        # Only now, with the claim given back: the next run must be able to take it.
+        await schedule_resume(context.broker, task_id, context.message.task_name, params, resume_at)
     return result
+
+
+async def _run_through_outages(
+    context: Context,
+    body: JobBody,
+    params: dict[str, Any],
+    row: dict[str, Any],
+    settings: Settings,
+    progress: ResultBackendProgress,
+) -> tuple[dict[str, Any], datetime | None]:
+    """`_run`, again from the job's checkpoint each time the database comes back after
+    it went away; when it stays away, this run gives up and the job's lease lapses, so
+    a reconciler resumes it once the database answers again."""
+    task_id = context.message.task_id
+    claim = progress.claim
+    assert claim is not None
+    for attempt in range(1, OUTAGES_PER_RUN + 1):
+        try:
+            return await _run(context, body, params, row, settings, progress)
+        except Exception as exc:
+            if not db.is_unavailable(exc) or attempt == OUTAGES_PER_RUN:
+                raise
+            logger.warning(
+                "job %s: the database went away (%s); waiting for it",
+                task_id,
+                db.describe_error(exc),
+            )
+        if not await wait_for_database(DATABASE_PATIENCE):
+            logger.warning("job %s: the database stayed away; the job resumes later", task_id)
+            return progress.last.to_json(), None
+        try:
+            if not await jobs.renew(task_id, claim, settings.job_idle_timeout):
+                logger.warning("job %s was taken over while the database was away", task_id)
+                return progress.last.to_json(), None
+            row = await jobs.get(task_id)
+        except Exception as exc:
+            if not db.is_unavailable(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+async def wait_for_database(patience: float) -> bool:
+    """Wait (backing off up to 30 s between tries) until the database answers; False when
+    it has not within `patience` seconds."""
+    deadline = time.monotonic() + patience
+    delay = 0.5
+    while True:
+        try:
+            await db.ping()
+            return True
+        except db.DatabaseError:
+            pass
+        if time.monotonic() + delay > deadline:
+            return False
+        await asyncio.sleep(delay)
+        delay = min(30.0, delay * 2)
 
 
 async def _run(
@@ -195,10 +270,13 @@ async def _run(
     settings: Settings,
     progress: ResultBackendProgress,
 ) -> tuple[dict[str, Any], datetime | None]:
-    """The body of `execute`, once this worker holds the job: the result, and when to run
+    """The body of `execute`, once this run holds the job: the result, and when to run
     the job again (a wait, or a worker stopping), if it did not end."""
     task_id = context.message.task_id
-    await jobs.mark_started(row)
+    try:
+        await jobs.mark_started(row, progress.claim)
+    except jobs.LeaseLost:
+        return progress.last.to_json(), None
     progress.row_written("running")
     job = JobContext(
         task_id,
@@ -209,34 +287,44 @@ async def _run(
         context.broker,
         int(row["id"]),
         getattr(context.state, "beatport_transport", None),
+        progress.claim,
     )
     try:
-        if row["cancel_requested"]:
-            raise jobs.JobCancelled()
-        progress.cancel_checked()
-        await progress.update(replace(progress.last, state="running", phase="starting"))
-        final = await body(job)
-    except jobs.JobDeferred as deferred:
-        # Not an ending: record "waiting until …", then hand the job back to run later.
-        waiting = replace(deferred.snapshot, state="waiting", retry_at=deferred.retry_at)
-        await progress.update(waiting, save_row=True)
-        return waiting.to_json(), deferred.retry_at
-    except jobs.JobInterrupted:
-        # This worker is shutting down: the page in hand is stored and checkpointed, so
-        # queue the job again; another worker (or this one, restarted) resumes it.
-        queued = replace(progress.last, state="queued", phase="resuming after a worker stopped")
-        await progress.update(queued, save_row=True)
-        return queued.to_json(), jobs.now()
-    except jobs.JobCancelled:
-        final = replace(progress.last, state="cancelled", phase="cancelled", retry_at=None)
-    except jobs.JobFailed as exc:
-        reason = redact(str(exc), settings.secrets())
-        final = replace(progress.last, state="failed", error=reason, retry_at=None)
-    except Exception as exc:
-        logger.exception("job %s (%s) crashed", task_id, context.message.task_name)
-        reason = redact(f"Unexpected error: {type(exc).__name__}: {exc}", settings.secrets())
-        final = replace(progress.last, state="failed", error=reason, retry_at=None)
-    await progress.update(final, save_row=True)
+        try:
+            if row["cancel_requested"]:
+                raise jobs.JobCancelled()
+            progress.cancel_checked()
+            await progress.update(replace(progress.last, state="running", phase="starting"))
+            final = await body(job)
+        except jobs.JobDeferred as deferred:
+            # Not an ending: record "waiting until …", then hand the job back to run later.
+            waiting = replace(deferred.snapshot, state="waiting", retry_at=deferred.retry_at)
+            await progress.update(waiting, save_row=True)
+            return waiting.to_json(), deferred.retry_at
+        except jobs.JobInterrupted:
+            # This worker is shutting down: the page in hand is stored and checkpointed, so
+            # queue the job again; another worker (or this one, restarted) resumes it.
+            queued = replace(progress.last, state="queued", phase="resuming after a worker stopped")
+            await progress.update(queued, save_row=True)
+            return queued.to_json(), jobs.now()
+        except jobs.JobCancelled:
+            final = replace(progress.last, state="cancelled", phase="cancelled", retry_at=None)
+        except jobs.JobFailed as exc:
+            reason = redact(str(exc), settings.secrets())
+            final = replace(progress.last, state="failed", error=reason, retry_at=None)
+        except jobs.LeaseLost:
+            raise
+        except Exception as exc:
+            if db.is_unavailable(exc):
+                raise
+            logger.exception("job %s (%s) crashed", task_id, context.message.task_name)
+            reason = redact(f"Unexpected error: {type(exc).__name__}: {exc}", settings.secrets())
+            final = replace(progress.last, state="failed", error=reason, retry_at=None)
+        await progress.update(final, save_row=True)
+    except jobs.LeaseLost:
+        # Another run claimed the job (this one stalled past its lease): it writes, not us.
+        logger.warning("job %s was taken over by another run; this run stops", task_id)
+        return progress.last.to_json(), None
     return final.to_json(), None
 
 
@@ -293,12 +381,36 @@ async def read_status(broker: AsyncBroker, task_id: str) -> tuple[dict[str, Any]
 # ---------------------------------------------------------------- deferred jobs
 
 DEFERRED_KEY = "crate:deferred"
+# Set while a job waits in the Redis stream; a job row that says queued without it was
+# lost by Redis (a restart without persistence) and is queued again by `reconcile`.
+QUEUED_PREFIX = "crate:queued:"
+QUEUED_TTL_SECONDS = 30 * 24 * 3600
 
 
 async def kick(broker: AsyncBroker, task_id: str, kind: str, params: dict[str, Any]) -> None:
-    """Send an existing job (same task id) to the broker again."""
+    """Send an existing job (same task id) to the broker again, and say so in its row."""
+    await jobs.mark_kicked(task_id, state="queued")
+    if isinstance(broker, CrateStreamBroker):
+        await broker.client().set(QUEUED_PREFIX + task_id, 1, ex=QUEUED_TTL_SECONDS)
     kicker: AsyncKicker[Any, Any] = AsyncKicker(task_name=kind, broker=broker, labels={})
     await kicker.with_task_id(task_id).kiq(params)
+
+
+async def _forget_queued(broker: AsyncBroker, task_id: str) -> None:
+    """The job left the queue (a run claimed it)."""
+    if isinstance(broker, CrateStreamBroker):
+        try:
+            await broker.client().delete(QUEUED_PREFIX + task_id)
+        except (RedisError, OSError) as exc:
+            logger.warning("could not clear the queue mark of %s: %s", task_id, exc)
+
+
+async def _still_queued(broker: AsyncBroker, task_id: str) -> bool:
+    """True when the broker still holds the job's message (in-memory brokers: never lost
+    while this process lives, but a re-queue of a job nobody runs does no harm)."""
+    if isinstance(broker, CrateStreamBroker):
+        return bool(await broker.client().exists(QUEUED_PREFIX + task_id))
+    return False
 
 
 async def schedule_resume(
@@ -310,8 +422,7 @@ async def schedule_resume(
         return
     if isinstance(broker, CrateStreamBroker):
         member = json.dumps({"task_id": task_id, "kind": kind, "params": params})
-        async with Redis(connection_pool=broker.connection_pool) as client:
-            await client.zadd(DEFERRED_KEY, {member: when.timestamp()})
+        await broker.client().zadd(DEFERRED_KEY, {member: when.timestamp()})
         return
     delay = max(0.0, (when - jobs.now()).total_seconds())
     loop = asyncio.get_running_loop()
@@ -332,21 +443,45 @@ async def release_due(broker: AsyncBroker) -> int:
     if not isinstance(broker, CrateStreamBroker):
         return 0
     released = 0
-    async with Redis(connection_pool=broker.connection_pool) as client:
-        due = await client.zrangebyscore(DEFERRED_KEY, "-inf", time.time(), start=0, num=20)
-        for member in due:
-            assert isinstance(member, (bytes, str))
-            # Only the process whose ZREM removed the entry kicks it: no job runs twice.
-            if await client.zrem(DEFERRED_KEY, member) != 1:
-                continue
-            entry = json.loads(member)
-            await kick(broker, entry["task_id"], entry["kind"], entry["params"])
-            released += 1
+    client = broker.client()
+    due = await client.zrangebyscore(DEFERRED_KEY, "-inf", time.time(), start=0, num=20)
+    for member in due:
+        assert isinstance(member, (bytes, str))
+        # Only the process whose ZREM removed the entry kicks it: no job runs twice.
+        if await client.zrem(DEFERRED_KEY, member) != 1:
+            continue
+        entry = json.loads(member)
+        await kick(broker, entry["task_id"], entry["kind"], entry["params"])
+        released += 1
     return released
 
 
-# Jobs this worker process runs now (task id -> lease owner), and whether it is stopping.
-RUNNING: dict[str, str] = {}
+async def reconcile(broker: AsyncBroker, grace: float) -> int:
+    """Queue again every job that should be moving but that nobody holds, `grace` seconds
+    after it should have: queued jobs Redis lost, running jobs whose run is gone (its
+    worker died after acknowledging, or the write of its ending failed), waiting jobs
+    whose wake-up Redis forgot. A job some run holds is never touched, and of several
+    reconcilers only one re-queues a job; a duplicate delivery would do nothing anyway.
+    Returns how many jobs were queued again."""
+    requeued = 0
+    for row in await jobs.unheld(grace):
+        task_id = row["task_id"]
+        if task_id in HELD:
+            continue
+        if row["state"] == "queued" and await _still_queued(broker, task_id):
+            continue
+        if not await jobs.take_for_requeue(row):
+            continue
+        logger.info("job %s (%s) had nobody on it; queued again", task_id, row["state"])
+        await kick(broker, task_id, row["kind"], row["params"])
+        requeued += 1
+    return requeued
+
+
+# Jobs this process runs now (task id -> claim number), and those whose claim another
+# run took (the run stops at its next check).
+HELD: dict[str, int] = {}
+LOST: set[str] = set()
 STOPPING = threading.Event()
 
 
@@ -364,24 +499,58 @@ def watch_for_shutdown() -> None:
 
 
 async def housekeeping(broker: AsyncBroker, settings: Settings) -> None:
-    """A worker's background loop: heartbeats, lease renewal, reclaim nudges, deferred jobs."""
-    if not isinstance(broker, CrateStreamBroker):
-        return
+    """A job-running process's background loop: renew the claims of its jobs, reconcile
+    jobs nobody holds, and on Redis heartbeat messages, nudge reclaims, wake deferred
+    jobs. The database part and the Redis part fail separately: a Redis outage does not
+    stop the claims from being renewed."""
     every = max(0.5, settings.job_idle_timeout / 4)
-    ttl = int(settings.job_idle_timeout * 1000)
+    ttl = settings.job_idle_timeout
+    reconciled_at = time.monotonic()
+    skipped = False
     while True:
-        try:
-            await broker.refresh_own_pending()
-            for task_id, owner in list(RUNNING.items()):
-                if not await broker.renew_lease(task_id, owner, ttl):
-                    logger.warning("lost the lease of job %s", task_id)
-            if await broker.has_orphans():
-                # taskiq-redis reclaims only after a new message arrives: send one.
-                await AsyncKicker(task_name=TICK_TASK, broker=broker, labels={}).kiq()
-            await release_due(broker)
-        except (RedisError, OSError) as exc:
-            logger.warning("worker housekeeping skipped a beat: %s", exc)
+        await renew_claims(ttl)
+        if time.monotonic() - reconciled_at >= ttl / 2:
+            reconciled_at = time.monotonic()
+            try:
+                await reconcile(broker, grace=ttl)
+                skipped = False
+            except Exception as exc:
+                if not (isinstance(exc, RedisError) or db.is_unavailable(exc)):
+                    raise
+                if not skipped:
+                    logger.warning("job reconciliation waits: %s", db.describe_error(exc))
+                skipped = True
+        if isinstance(broker, CrateStreamBroker):
+            try:
+                await broker.refresh_own_pending()
+                if await broker.has_orphans():
+                    # taskiq-redis reclaims only after a new message arrives: send one.
+                    await AsyncKicker(task_name=TICK_TASK, broker=broker, labels={}).kiq()
+                await release_due(broker)
+            except (RedisError, OSError) as exc:
+                logger.warning("worker housekeeping skipped a beat: %s", exc)
         await asyncio.sleep(every)
+
+
+async def renew_claims(ttl: float) -> None:
+    """Extend the lease of every job this process runs; note the ones another run took.
+    While the database is away this says so once, not at every beat."""
+    for task_id, claim in list(HELD.items()):
+        try:
+            if not await jobs.renew(task_id, claim, ttl):
+                logger.warning("job %s was claimed by another run; stopping this one", task_id)
+                LOST.add(task_id)
+        except Exception as exc:
+            if not db.is_unavailable(exc):
+                raise
+            if task_id not in _UNRENEWED:
+                logger.warning("could not renew job %s: %s", task_id, db.describe_error(exc))
+            _UNRENEWED.add(task_id)
+        else:
+            _UNRENEWED.discard(task_id)
+
+
+_UNRENEWED: set[str] = set()
 
 
 async def recover_in_process(broker: AsyncBroker) -> int:

@@ -2,13 +2,12 @@
 
 taskiq-redis delivers each job to one consumer of a group and keeps it pending until
 acknowledged; a job pending longer than `idle_timeout` is reclaimed by another worker.
-Four things are added here:
+Three things are added here (who runs a job is decided in its database row, by
+services.jobs.claim, not here):
 
 * heartbeats: a worker keeps resetting the idle time of the messages it is working
   on, so `idle_timeout` can be short (a dead worker's job moves on within a minute)
   without a live but slow job being handed out twice;
-* a lease per job in Redis, so even a duplicate delivery never runs a job twice at
-  once;
 * a nudge: taskiq-redis only reclaims after a *new* message arrives, so a worker that
   sees an orphaned message sends a no-op tick to trigger the reclaim;
 * a listen loop that survives Redis restarts (it re-creates its consumer group).
@@ -32,21 +31,6 @@ from taskiq_redis.redis_backend import PROGRESS_KEY_SUFFIX
 logger = logging.getLogger("crate.worker")
 
 TICK_TASK = "crate_tick"
-LEASE_PREFIX = "crate:lease:"
-
-# Compare-and-act scripts: only the owner of a lease renews or releases it.
-_RENEW = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('pexpire', KEYS[1], ARGV[2])
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('get', KEYS[1]) == ARGV[1] then
-  return redis.call('del', KEYS[1])
-end
-return 0
-"""
 
 
 class _OneRedisClient:
@@ -63,7 +47,7 @@ class _OneRedisClient:
 
 
 class CrateStreamBroker(_OneRedisClient, RedisStreamBroker):
-    """RedisStreamBroker with heartbeats, leases, reclaim nudges and restart survival."""
+    """RedisStreamBroker with heartbeats, reclaim nudges and restart survival."""
 
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:
         """Yield messages; after a Redis outage or restart, wait and carry on."""
@@ -143,22 +127,6 @@ class CrateStreamBroker(_OneRedisClient, RedisStreamBroker):
                 idle=self.idle_timeout,
             )
         return bool(stale)
-
-    async def acquire_lease(self, task_id: str, owner: str, ttl_ms: int) -> bool:
-        """Take the job's lease unless another live worker holds it."""
-        async with self.client() as redis:
-            return bool(await redis.set(LEASE_PREFIX + task_id, owner, nx=True, px=ttl_ms))
-
-    async def renew_lease(self, task_id: str, owner: str, ttl_ms: int) -> bool:
-        """Extend our lease; False when it was lost."""
-        async with self.client() as redis:
-            result = await redis.eval(_RENEW, 1, LEASE_PREFIX + task_id, owner, ttl_ms)
-        return bool(result)
-
-    async def release_lease(self, task_id: str, owner: str) -> None:
-        """Give the lease back (only if it is still ours)."""
-        async with self.client() as redis:
-            await redis.eval(_RELEASE, 1, LEASE_PREFIX + task_id, owner)
 
 
 class CrateResultBackend(_OneRedisClient, RedisAsyncResultBackend):  # type: ignore[type-arg]

@@ -33,6 +33,7 @@ from litestar import Litestar  # noqa: E402
 from services import db  # noqa: E402
 from services.settings import Settings  # noqa: E402
 from services.tables import TABLES  # noqa: E402
+from tests.fakes.beatport import FakeBeatport  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -152,6 +153,22 @@ async def database_url(
         url = PG_TEST_URL
     db.activate(db.build_engine(url))
     yield url
+
+
+@pytest.fixture
+def label_beatport() -> Iterator[FakeBeatport]:
+    """A fake Beatport with one long label list (paged 25 at a time)."""
+    with FakeBeatport(labels={21: 400}, per_page=25) as server:
+        yield server
+
+
+@pytest.fixture
+async def postgres_url() -> str:
+    """An empty, migrated PostgreSQL database only (for faults only a server can have)."""
+    ensure_postgres()
+    await truncate_postgres()
+    db.activate(db.build_engine(PG_TEST_URL))
+    return PG_TEST_URL
 
 
 @pytest.fixture

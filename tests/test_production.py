@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +39,6 @@ from tests.support import demo_jobs
 from web.app import create_app
 
 IDLE = "3"
-
-
-@pytest.fixture
-def beatport() -> Iterator[FakeBeatport]:
-    """A fake Beatport with one long label list (paged 25 at a time)."""
-    with FakeBeatport(labels={21: 400}, per_page=25) as server:
-        yield server
 
 
 def worker_env(
@@ -172,10 +165,10 @@ class LabelJobOnWorkers:
 
 @pytest.fixture
 def beatport_workers_env(
-    database_url: str, redis_url: str, beatport: FakeBeatport, process_env: dict[str, str]
+    database_url: str, redis_url: str, label_beatport: FakeBeatport, process_env: dict[str, str]
 ) -> dict[str, str]:
     """The environment of `crate worker` processes collecting from the fake Beatport."""
-    return worker_env(process_env, database_url, redis_url, beatport)
+    return worker_env(process_env, database_url, redis_url, label_beatport)
 
 
 @contextlib.asynccontextmanager
@@ -227,9 +220,10 @@ async def test_sigterm_finishes_the_page_and_another_worker_resumes(
 class PrivateRedis:
     """A redis-server of the test's own, so restarting it disturbs nobody else."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, appendonly: bool = False) -> None:
         self.port = free_port()
         self.workdir = workdir
+        self.appendonly = appendonly
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -251,7 +245,9 @@ class PrivateRedis:
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                "yes" if self.appendonly else "no",
+                "--appendfsync",
+                "always",
                 "--dir",
                 str(self.workdir),
             ],
@@ -271,17 +267,24 @@ class PrivateRedis:
             stop_process(self.process)
             self.process = None
 
+    def kill(self) -> None:
+        """kill -9: what survives is what the append-only file had written."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
 
 async def test_redis_restart_mid_job_loses_nothing(
     database_url: str,
-    beatport: FakeBeatport,
+    label_beatport: FakeBeatport,
     process_env: dict[str, str],
     tmp_path: Path,
 ) -> None:
     server = PrivateRedis(tmp_path)
     server.start()
     settings = make_settings(database_url, redis_url=server.url, job_idle_timeout=3.0)
-    env = worker_env(process_env, database_url, server.url, beatport)
+    env = worker_env(process_env, database_url, server.url, label_beatport)
     worker = start_worker(env, tmp_path / "worker.log")
     try:
         async for live in serve_app(create_app(settings)):

@@ -13,6 +13,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from services import db, jobs
+from services.redaction import install_log_redaction
 from services.settings import Settings, SettingsError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +40,7 @@ def run_with_database(
     """Run `work` with the configured database open; database errors become messages."""
 
     async def main() -> T:
+        install_log_redaction(settings.secrets())
         db.activate(db.build_engine(settings.database_url))
         await db.start_pool()
         try:
@@ -327,8 +329,19 @@ async def follow(broker: Any, task_id: str) -> int:
     ) as bar:
         handle = bar.add_task("queued", total=None)
         last_line = ""
+        database_away = False
         while True:
-            _, snapshot = await job_tasks.read_status(broker, task_id)
+            try:
+                _, snapshot = await job_tasks.read_status(broker, task_id)
+            except Exception as exc:
+                if not db.is_unavailable(exc):
+                    raise
+                if not database_away:
+                    click.echo("The database is not reachable; waiting for it.", err=True)
+                database_away = True
+                await asyncio.sleep(1.0)
+                continue
+            database_away = False
             description: str = snapshot.state
             if snapshot.phase and snapshot.state in ("running", "waiting"):
                 description += f" · {snapshot.phase}"
