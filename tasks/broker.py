@@ -16,7 +16,7 @@ from services.beatport_client import SharedTransport
 from services.redaction import install_log_redaction
 from services.search_index import catch_up_quietly
 from services.settings import Settings
-from tasks.jobs import housekeeping, watch_for_shutdown
+from tasks.queue import housekeeping, watch_for_shutdown
 from tasks.registry import register_all
 from tasks.stream import CrateResultBackend, CrateStreamBroker
 

@@ -17,7 +17,7 @@ from services.beatport.targets import Target
 from services.beatport_client import BeatportClient
 from services.collection import CollectionService, CollectRequest
 from services.tables import Job, Track
-from tasks import jobs as job_tasks
+from tasks import queue as job_queue
 from tasks.enrichment import ENRICH_KIND
 from tests.conftest import (
     LiveApp,
@@ -237,7 +237,7 @@ async def test_long_rate_limit_puts_the_job_to_sleep_and_it_resumes(
     assert "waiting" in badge.text and "until" in badge.text
 
     # Time passes (the timer would fire in an hour): run it again under the same id.
-    await job_tasks.kick(enrich_app.app.state.broker, task_id, ENRICH_KIND, job["params"])
+    await job_queue.kick(enrich_app.app.state.broker, task_id, ENRICH_KIND, job["params"])
     final = await enrich_app.wait_for_state(task_id, ("succeeded", "failed"))
     assert final["state"] == "succeeded"
     assert final["done"] == TRACKS
@@ -367,7 +367,7 @@ async def test_enrichment_resumes_on_a_real_worker_after_a_long_wait(
             entries: list[tuple[bytes, float]] = []
             for _ in range(100):  # the entry is written just after the badge says waiting
                 entries = client.zrange(  # type: ignore[assignment]
-                    job_tasks.DEFERRED_KEY, 0, -1, withscores=True
+                    job_queue.DEFERRED_KEY, 0, -1, withscores=True
                 )
                 if entries:
                     break
@@ -376,7 +376,7 @@ async def test_enrichment_resumes_on_a_real_worker_after_a_long_wait(
             member, due = entries[0]
             assert due > time.time() + 7000
             # Two hours pass: make the entry due; a worker picks the job up again.
-            client.zadd(job_tasks.DEFERRED_KEY, {member: time.time()})
+            client.zadd(job_queue.DEFERRED_KEY, {member: time.time()})
             client.close()
             final = await live.wait_for_state(task_id, ("succeeded", "failed"), within=60)
             assert final["state"] == "succeeded"

@@ -25,7 +25,7 @@ from taskiq import AsyncBroker
 from services import db, search_index
 from services.redaction import install_log_redaction
 from services.settings import Settings
-from tasks import jobs as job_tasks
+from tasks import queue as job_queue
 from tasks.broker import create_broker
 from tasks.schedules import run_in_process as run_schedules_in_process
 from web import (
@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
         upkeep = asyncio.create_task(search_index.catch_up_quietly())
         if not settings.redis_url:
             # In-process jobs die with the process: pick up what the last one left open.
-            recovered = await job_tasks.recover_in_process(broker)
+            recovered = await job_queue.recover_in_process(broker)
             if recovered:
                 logger.info("resuming %d unfinished job(s)", recovered)
             # Embedded mode has no scheduler process: run the schedules from here.
