@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
     """Build the web app. Tests pass their own settings; `migrate` applies migrations on start."""
     settings = (settings or Settings.from_env()).with_secret_key()
     install_log_redaction(settings.secrets())
-    db.activate(db.build_engine(settings.database_url))
+    db.use(settings.database_url)
     broker = create_broker(settings)
     # Login and job limits, and logouts, shared by all web processes (web.shared).
     shared = SharedRedis(settings.redis_url) if settings.redis_url else None

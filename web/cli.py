@@ -39,7 +39,7 @@ def run_with_database(
     """Run `work` with the configured database open; database errors become messages."""
 
     async def main() -> T:
-        db.activate(db.build_engine(settings.database_url))
+        db.use(settings.database_url)
         await db.start_pool()
         try:
             if migrated:
