@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -73,7 +74,7 @@ class Database:
     @property
     def is_sqlite(self) -> bool:
         """True for an SQLite database."""
-        return self._writer is not None
+        return self.engine_type == "sqlite"
 
     async def start(self) -> None:
         """Open the connection pool (PostgreSQL; SQLite's threads start when first used)."""
@@ -123,7 +124,7 @@ class Database:
         """
         if self._writer is not None:
 
-            async def on_writer(connection: Any) -> T:
+            async def on_writer(connection: sqlite3.Connection) -> T:
                 return await work(SQLiteBulk(connection))
 
             return await self._writer.transaction(on_writer)
