@@ -24,6 +24,7 @@ from services.beatport.links import parse_target as parse_beatport_target
 from services.beatport.targets import MAX_BEATPORT_ID, InvalidTarget, Target
 from services.beatport.targets import genre_target as make_genre_target
 from services.beatport.tracks import BeatportTrack, Ref, TrackList
+from services.bulk import Bulk
 from services.errors import InvalidRequest
 from services.forms import whole_number
 from services.tables import (
@@ -164,6 +165,9 @@ class CollectionService:
     progress: jobs.Progress = field(default_factory=jobs.NullProgress)
     task_id: str | None = None
     job_pk: int | None = None  # the job row's key, when the caller has it already
+    # The run's claim on its job (services.jobs.claim): each page is stored only while the
+    # job row still holds it, so a run that lost its job stores nothing more.
+    claim: int | None = None
 
     async def collect(
         self,
@@ -188,56 +192,51 @@ class CollectionService:
         await self.progress.update(snapshot)
         pending: asyncio.Future[TrackList] | None = None
         indexed_at = counts.new
-        async with db.bulk_session() as session:
-            try:
-                while page <= request.max_pages:
-                    await self.progress.check_cancelled()
-                    listing = await (
-                        pending or asyncio.ensure_future(source.fetch_page(target, page))
-                    )
-                    pending = None
-                    more = listing.has_next and bool(listing.tracks) and page < request.max_pages
-                    if more:
-                        # Ask for the next page while this one is written, so the waits overlap.
-                        pending = asyncio.ensure_future(source.fetch_page(target, page + 1))
-                    counts, seen = await self._store_page(
-                        session,
-                        listing,
-                        counts,
-                        seen,
-                        page=page,
-                        job_pk=job_pk,
-                        ordered=target.ordered,
-                    )
-                    last_page = min(listing.total_pages or page, request.max_pages)
-                    total = seen if not more else _expected_total(listing, request, seen)
-                    snapshot = replace(
-                        snapshot,
-                        phase=f"page {page} of {max(last_page, page)}",
-                        done=seen,
-                        total=total,
-                        counts=counts.as_dict(),
-                    )
-                    await self.progress.update(snapshot)
-                    if not more:
-                        break
-                    page += 1
-                    if counts.new - indexed_at >= search_index.CATCH_UP_DURING_JOB:
-                        # A long collection: keep the tracks searched by LIKE few.
-                        await search_index.catch_up()
-                        indexed_at = counts.new
-            finally:
-                if pending is not None:
-                    pending.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await pending
+        try:
+            while page <= request.max_pages:
+                await self.progress.check_cancelled()
+                listing = await (pending or asyncio.ensure_future(source.fetch_page(target, page)))
+                pending = None
+                more = listing.has_next and bool(listing.tracks) and page < request.max_pages
+                if more:
+                    # Ask for the next page while this one is written, so the waits overlap.
+                    pending = asyncio.ensure_future(source.fetch_page(target, page + 1))
+                counts, seen = await self._store_page(
+                    listing,
+                    counts,
+                    seen,
+                    page=page,
+                    job_pk=job_pk,
+                    ordered=target.ordered,
+                )
+                last_page = min(listing.total_pages or page, request.max_pages)
+                total = seen if not more else _expected_total(listing, request, seen)
+                snapshot = replace(
+                    snapshot,
+                    phase=f"page {page} of {max(last_page, page)}",
+                    done=seen,
+                    total=total,
+                    counts=counts.as_dict(),
+                )
+                await self.progress.update(snapshot)
+                if not more:
+                    break
+                page += 1
+                if counts.new - indexed_at >= search_index.CATCH_UP_DURING_JOB:
+                    # A long collection: keep the tracks searched by LIKE few.
+                    await search_index.catch_up()
+                    indexed_at = counts.new
+        finally:
+            if pending is not None:
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pending
         return replace(
             snapshot, state="succeeded", phase="done", total=seen, counts=counts.as_dict()
         )
 
     async def _store_page(
         self,
-        session: db.BulkSession,
         listing: TrackList,
         counts: CollectCounts,
         seen: int,
@@ -249,7 +248,7 @@ class CollectionService:
         """Store one page and its checkpoint in one transaction; retry a lost lock race."""
         after = seen + len(listing.tracks) + listing.skipped
 
-        async def write(bulk: db.Bulk) -> CollectCounts:
+        async def write(bulk: Bulk) -> CollectCounts:
             trial = CollectCounts(**counts.as_dict())
             await store_tracks(listing.tracks, trial, job_pk=job_pk, ordered=ordered, bulk=bulk)
             trial.skipped += listing.skipped
@@ -257,16 +256,25 @@ class CollectionService:
                 # In the page's own transaction: stored pages and the checkpoint always
                 # agree, so a redelivered job resumes exactly after them.
                 mark = {"next_page": page + 1, "counts": trial.as_dict(), "seen": after}
-                await bulk.execute(
-                    "UPDATE job SET checkpoint = ? WHERE id = ?", json.dumps(mark), job_pk
-                )
+                if self.claim is None:
+                    await bulk.execute(
+                        "UPDATE job SET checkpoint = {} WHERE id = {}", json.dumps(mark), job_pk
+                    )
+                elif not await bulk.fetch(
+                    "UPDATE job SET checkpoint = {} WHERE id = {} AND claim = {} RETURNING id",
+                    json.dumps(mark),
+                    job_pk,
+                    self.claim,
+                ):
+                    # Rolls the page back: the run that holds the job now stores it.
+                    raise jobs.LeaseLost(self.task_id or str(job_pk))
             return trial
 
         for attempt in range(1, 4):
             try:
                 # On SQLite the whole page is written on the database's own thread while
                 # this one fetches and parses the next page.
-                return await session.run(write), after
+                return await db.write(write), after
             except Exception as exc:
                 if attempt == 3 or not db.is_transient(exc):
                     raise
@@ -323,7 +331,7 @@ REF_TABLES = {
 
 
 async def _upsert_refs(
-    bulk: db.Bulk, table: str, refs: Iterable[Ref], labels: dict[int, int | None] | None = None
+    bulk: Bulk, table: str, refs: Iterable[Ref], labels: dict[int, int | None] | None = None
 ) -> dict[int, int]:
     """Insert or refresh named things by Beatport id; return Beatport id -> row id."""
     unique: dict[int, Ref] = {}
@@ -365,7 +373,7 @@ async def _upsert_refs(
     )
     found += inserted
     await bulk.executemany(
-        f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE beatport_id = ?",
+        f"UPDATE {table} SET {', '.join(f'{c} = {{}}' for c in columns)} WHERE beatport_id = {{}}",
         [(*row[1:], row[0]) for row in changed],
     )
     # What another job inserted meanwhile (or all new rows, on SQLite): read their ids.
@@ -392,7 +400,7 @@ async def store_tracks(
     *,
     job_pk: int | None = None,
     ordered: bool = False,
-    bulk: db.Bulk | None = None,
+    bulk: Bulk | None = None,
 ) -> None:
     """Upsert one page of tracks and everything they point to, in one transaction
     (`bulk`'s, when given)."""
@@ -400,8 +408,11 @@ async def store_tracks(
     if not batch:
         return
     if bulk is None:
-        async with db.bulk_transaction() as own:
+
+        async def store(own: Bulk) -> None:
             await store_tracks(tracks, counts, job_pk=job_pk, ordered=ordered, bulk=own)
+
+        await db.write(store)
         return
     genre_ids = await _upsert_refs(bulk, "genre", (t.genre for t in batch if t.genre))
     sub_genre_ids = await _upsert_refs(

@@ -1,31 +1,45 @@
-"""Database engines: building one from DATABASE_URL, migrating it, and writing safely."""
+"""The database this process uses, and every connection to it: one `Database` object.
+
+`use(url)` says which database the process uses (the web app, the worker, the CLI, tests
+and benchmarks call it; without it, DATABASE_URL's). Piccolo finds that database's engine
+as `piccolo_conf.DB` through its engine_finder, so the tables and the migration runner
+use the same engine as the pages' reads and the jobs' bulk writes.
+
+A `Database` owns its connections the way datasette's does. On PostgreSQL, Piccolo's
+engine and its asyncpg pool serve everything. On SQLite, Piccolo's engine serves the
+ORM, a few reader threads keep connections open for the pages' queries, and one writer
+thread with one connection runs the bulk write transactions one after another.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import io
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, TypeVar
 
-import msgspec
 from piccolo.apps.migrations.commands.forwards import run_forwards
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.querystring import QueryString
 from piccolo.table import Table
 
+from services.bulk import Bulk, PostgresBulk, SQLiteBulk
+from services.settings import Settings
+from services.sqlite_threads import Readers, Writer
 from services.tables import TABLES
 
 T = TypeVar("T")
 
 # Long enough that a writer waits out another writer's batch instead of failing.
 SQLITE_BUSY_TIMEOUT = 30
+# SQLite: threads reading pages side by side.
+SQLITE_READERS = 4
 
 
 class DatabaseError(RuntimeError):
@@ -43,33 +57,145 @@ def build_engine(database_url: str) -> Engine:  # type: ignore[type-arg]
     return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT)
 
 
-def activate(engine: Engine) -> None:  # type: ignore[type-arg]
-    """Point every table (and Piccolo's migration bookkeeping) at `engine`."""
+class Database:
+    """One database: its Piccolo engine, and the connections Crate keeps to it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = build_engine(url)  # type: ignore[type-arg]
+        self.engine_type: str = self.engine.engine_type
+        self._readers: Readers | None = None
+        self._writer: Writer | None = None
+        if isinstance(self.engine, SQLiteEngine):
+            settings = self.engine.connection_kwargs
+            self._readers = Readers(settings, threads=SQLITE_READERS)
+            self._writer = Writer(settings)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True for an SQLite database."""
+        return self.engine_type == "sqlite"
+
+    async def start(self) -> None:
+        """Open the connection pool (PostgreSQL; SQLite's threads start when first used)."""
+        if isinstance(self.engine, PostgresEngine):
+            await self.engine.start_connection_pool()
+
+    async def close(self) -> None:
+        """Close the pool (PostgreSQL) or the threads' connections (SQLite)."""
+        if isinstance(self.engine, PostgresEngine):
+            await self.engine.close_connection_pool()
+        self.close_threads()
+
+    def close_threads(self) -> None:
+        """Close SQLite's reader and writer connections, once their work under way is
+        done; they open again when next used."""
+        if self._readers is not None:
+            self._readers.close()
+        if self._writer is not None:
+            self._writer.close()
+
+    async def read(self, *queries: QueryString) -> list[list[dict[str, Any]]]:
+        """Run a page's queries and return each one's rows (as dicts), in order: in one read
+        transaction on SQLite, side by side on PostgreSQL's pool."""
+        if self._readers is not None:
+            statements = [query.compile_string(engine_type="sqlite") for query in queries]
+            return await self._readers.read(statements)
+        results = await asyncio.gather(
+            *(self.engine.run_querystring(query, in_pool=True) for query in queries)
+        )
+        return [[dict(row) for row in rows] for rows in results]
+
+    async def read_tuples(self, query: QueryString) -> list[Sequence[Any]]:
+        """One query's rows as plain tuples (cheaper by the hundred thousand)."""
+        if self._readers is not None:
+            statement = query.compile_string(engine_type="sqlite")
+            return list((await self._readers.read([statement], tuples=True))[0])
+        # asyncpg's records are tuples already.
+        return list(await self.engine.run_querystring(query, in_pool=True))
+
+    async def write(self, work: Callable[[Bulk], Awaitable[T]]) -> T:
+        """`work` in one write transaction with raw bulk access (services.bulk), committed
+        when it returns and rolled back when it raises.
+
+        On SQLite the transaction runs on the writer thread, IMMEDIATE, after the ones
+        asked for before it: `work` must only await the Bulk it is given. On PostgreSQL it
+        runs here, on a connection from the pool.
+        """
+        if self._writer is not None:
+
+            async def on_writer(connection: sqlite3.Connection) -> T:
+                return await work(SQLiteBulk(connection))
+
+            return await self._writer.transaction(on_writer)
+        pool = getattr(self.engine, "pool", None)
+        if pool is None:
+            async with self.engine.transaction() as transaction:
+                return await work(PostgresBulk(transaction.connection))
+        # asyncpg's own pool and transaction: when the connection breaks mid-transaction
+        # they still give it back. (Piccolo 1.38's transaction does not: a failed rollback
+        # skips its release and leaves its context variable set, so the task's later
+        # queries reuse the dead connection and hang.)
+        async with pool.acquire() as connection, connection.transaction():
+            return await work(PostgresBulk(connection))
+
+
+_current: Database | None = None
+
+
+def use(database_url: str) -> Database:
+    """From now on this process uses the database at `database_url`; return it.
+
+    The previous database's SQLite threads are closed (a PostgreSQL pool is closed by
+    whoever started it, with `close_pool`), and Piccolo's tables look their engine up
+    again, through piccolo_conf.DB.
+    """
+    global _current
+    previous, _current = _current, Database(database_url)
     tables: list[type[Table]] = [*TABLES, Migration]
     for table in tables:
-        table._meta.db = engine
-    # Piccolo's migration runner looks the engine up in piccolo_conf by name.
-    import piccolo_conf
-
-    piccolo_conf.DB = engine
-
-
-def current() -> Engine:  # type: ignore[type-arg]
-    """The engine the tables use now."""
-    engine: Engine = TABLES[0]._meta.db  # type: ignore[type-arg]
-    return engine
+        table._meta.refresh_db()
+    if previous is not None:
+        previous.close_threads()
+    return _current
 
 
-def is_sqlite(engine: Engine | None = None) -> bool:  # type: ignore[type-arg]
-    """True when the (current) engine is SQLite."""
-    return (engine or current()).engine_type == "sqlite"
+def database() -> Database:
+    """The database this process uses: the one `use` named, else DATABASE_URL's."""
+    if _current is None:
+        return use(Settings.from_env().database_url)
+    return _current
 
 
-async def prepare(engine: Engine | None = None) -> None:  # type: ignore[type-arg]
+def engine() -> Engine:  # type: ignore[type-arg]
+    """The Piccolo engine of the database this process uses (what piccolo_conf.DB is)."""
+    return database().engine
+
+
+def is_sqlite() -> bool:
+    """True when this process uses an SQLite database."""
+    return database().is_sqlite
+
+
+async def write(work: Callable[[Bulk], Awaitable[T]]) -> T:
+    """`Database.write` on the database this process uses."""
+    return await database().write(work)
+
+
+async def start_pool() -> None:
+    """Open the connection pool (PostgreSQL only)."""
+    await database().start()
+
+
+async def close_pool() -> None:
+    """Close the connection pool (PostgreSQL) or the kept connections (SQLite)."""
+    await database().close()
+
+
+async def prepare() -> None:
     """Per-database settings that persist: WAL mode for SQLite, so reads run beside writes."""
-    engine = engine or current()
-    if is_sqlite(engine):
-        await engine.run_ddl("PRAGMA journal_mode=WAL")
+    if is_sqlite():
+        await engine().run_ddl("PRAGMA journal_mode=WAL")
 
 
 async def migrate() -> str:
@@ -113,334 +239,10 @@ async def ensure_migrated() -> None:
         )
 
 
-@contextlib.asynccontextmanager
-async def write_transaction() -> AsyncIterator[Any]:
-    """A transaction for writes: IMMEDIATE on SQLite so concurrent writers queue, not fail."""
-    engine = current()
-    if isinstance(engine, SQLiteEngine):
-        async with engine.transaction(transaction_type=TransactionType.immediate) as tx:
-            yield tx
-    elif isinstance(engine, PostgresEngine) and engine.pool is not None:
-        # asyncpg's own pool and transaction: when the connection breaks mid-transaction
-        # they still give it back to the pool. (Piccolo 1.38's transaction does not: a
-        # failed rollback skips its release and leaves its context variable set, so the
-        # task's later queries reuse the dead connection.)
-        async with engine.pool.acquire() as connection, connection.transaction():
-            yield _Connection(connection)
-    else:
-        async with engine.transaction() as tx:
-            yield tx
-
-
-class _Connection:
-    """What `write_transaction` yields on PostgreSQL: the transaction's connection."""
-
-    def __init__(self, connection: Any) -> None:
-        self.connection = connection
-
-
-Runner = Callable[[Callable[[], Any]], Awaitable[Any]]
-
-
-class Bulk:
-    """Raw SQL on a write transaction's own connection, for batch work.
-
-    Piccolo builds a Python object and a query string per row, which costs more than
-    the database work itself for thousands of rows; executemany on the driver does
-    not. SQL is written with `?` placeholders and translated for PostgreSQL.
-
-    On PostgreSQL the connection is asyncpg's. On SQLite it is a plain sqlite3
-    connection that lives on one thread, and `run` carries each call there; inside
-    `BulkSession.run` the code already is on that thread, and `run` calls straight
-    through, so its coroutines never wait.
-    """
-
-    def __init__(self, connection: Any, *, postgres: bool, run: Runner | None = None) -> None:
-        self._connection = connection
-        self._postgres = postgres
-        self._run = run
-
-    def _sql(self, sql: str) -> str:
-        if not self._postgres:
-            return sql
-        parts = sql.split("?")
-        return parts[0] + "".join(f"${i}{part}" for i, part in enumerate(parts[1:], start=1))
-
-    async def _sqlite(self, call: Callable[[], Any]) -> Any:
-        assert self._run is not None
-        return await self._run(call)
-
-    async def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        """Run one statement for each row."""
-        if not rows:
-            return
-        if self._postgres:
-            await self._connection.executemany(self._sql(sql), rows)
-        else:
-            await self._sqlite(functools.partial(self._connection.executemany, sql, rows))
-
-    async def insert(
-        self,
-        head: str,
-        rows: list[tuple[Any, ...]],
-        tail: str = "",
-        *,
-        returning: list[str] | None = None,
-    ) -> list[dict[str, Any]]:
-        """`head VALUES (…), (…) tail` for many rows, in chunks.
-
-        One round trip per chunk on PostgreSQL. On SQLite one statement step per chunk
-        instead of one per row: the thread holds Python's lock only to bind values and
-        lets it go for the whole chunk's write, so parsing on the other thread goes on
-        (executemany hands the lock back and forth for every row).
-
-        With `returning`, PostgreSQL also answers those columns of the rows it wrote,
-        which saves reading them back; SQLite answers nothing (its RETURNING rows come
-        one step each, the slow way above), so callers look up what they miss.
-        """
-        written: list[dict[str, Any]] = []
-        if not rows:
-            return written
-        width = len(rows[0])
-        one = "(" + ", ".join("?" * width) + ")"
-        # Far below PostgreSQL's 32,767 parameters per statement (and SQLite's, 3.32+);
-        # chunks of one size share one prepared statement.
-        per_chunk = max(1, min(500, 30_000 // width))
-        for start in range(0, len(rows), per_chunk):
-            chunk = rows[start : start + per_chunk]
-            values = ", ".join([one] * len(chunk))
-            flat = [value for row in chunk for value in row]
-            statement = f"{head} VALUES {values} {tail}"
-            if self._postgres and returning:
-                statement += f" RETURNING {', '.join(returning)}"
-                written += await self.fetch(statement, *flat)
-            elif self._postgres:
-                await self._connection.execute(self._sql(statement), *flat)
-            else:
-                await self._sqlite(functools.partial(self._connection.execute, statement, flat))
-        return written
-
-    def any_of(self, column: str, values: list[Any]) -> tuple[str, list[Any]]:
-        """A `column IN (…)` condition and its arguments (one array parameter on PostgreSQL,
-        so the statement is prepared once whatever the number of values). The column is a
-        4-byte integer, as every id here is: against a bigint array PostgreSQL compares
-        across types, one element at a time, instead of hashing the array."""
-        if self._postgres:
-            return f"{column} = ANY(?::int[])", [values]
-        return f"{column} IN ({', '.join('?' * len(values))})", list(values)
-
-    async def execute(self, sql: str, *args: Any) -> None:
-        """Run one statement."""
-        if self._postgres:
-            await self._connection.execute(self._sql(sql), *args)
-        else:
-            await self._sqlite(functools.partial(self._connection.execute, sql, args))
-
-    async def select(self, columns: list[str], rest: str, *args: Any) -> list[dict[str, Any]]:
-        """`SELECT columns rest` (a FROM and WHERE, no ORDER BY), rows as dicts.
-
-        On SQLite the rows come back in one step, as one JSON array: stepping row by row
-        hands Python's lock back and forth for every row, and while the loop's thread
-        parses a page that wait is most of the query's time. Columns must be text,
-        numbers or NULL.
-        """
-        if self._postgres:
-            return await self.fetch(f"SELECT {', '.join(columns)} {rest}", *args)
-        connection = self._connection
-        sql = f"SELECT json_group_array(json_array({', '.join(columns)})) {rest}"
-
-        def fetch() -> list[dict[str, Any]]:
-            (packed,) = connection.execute(sql, args).fetchone()
-            return [dict(zip(columns, row, strict=True)) for row in msgspec.json.decode(packed)]
-
-        rows: list[dict[str, Any]] = await self._sqlite(fetch)
-        return rows
-
-    async def fetch(self, sql: str, *args: Any) -> list[dict[str, Any]]:
-        """Rows as dicts."""
-        if self._postgres:
-            return [dict(row) for row in await self._connection.fetch(self._sql(sql), *args)]
-        connection = self._connection
-
-        def fetch() -> list[dict[str, Any]]:
-            return [dict(row) for row in connection.execute(sql, args).fetchall()]
-
-        rows: list[dict[str, Any]] = await self._sqlite(fetch)
-        return rows
-
-
-_keepers: dict[str, sqlite3.Connection] = {}
-
-
-def _keep_open(engine: SQLiteEngine) -> None:
-    """Hold one idle connection to the SQLite file for the life of the process.
-
-    Piccolo opens a connection per query. When the last connection to a WAL database
-    closes, SQLite checkpoints and syncs the whole WAL; without a keeper that happened
-    after every page written, and cost more than the writing.
-    """
-    path = str(engine.path)
-    if path in _keepers:
-        return
-    keeper = sqlite3.connect(path, check_same_thread=False)
-    keeper.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
-    _keepers[path] = keeper
-
-
-def release_keepers() -> None:
-    """Close the idle SQLite connections (at shutdown)."""
-    while _keepers:
-        _keepers.popitem()[1].close()
-
-
-class _SQLiteWriter:
-    """A sqlite3 connection and the one thread that uses it."""
-
-    def __init__(self, engine: SQLiteEngine) -> None:
-        self._engine = engine
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crate-sqlite")
-        self.connection: sqlite3.Connection | None = None
-
-    async def call(self, function: Callable[[], Any]) -> Any:
-        """Run `function` on the connection's thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._thread, function)
-
-    def _open(self) -> None:
-        # Piccolo's own settings (type converters, autocommit), so values read and
-        # written here are exactly what Piccolo reads and writes.
-        connection = sqlite3.connect(**self._engine.connection_kwargs)
-        connection.row_factory = sqlite3.Row
-        connection.execute("PRAGMA foreign_keys = 1")
-        # The safety level can only be set outside a transaction, hence an own
-        # connection. In WAL mode NORMAL keeps the database intact and loses, on power
-        # loss only, the last commits (re-collected on the next run); FULL fsyncs each.
-        connection.execute("PRAGMA synchronous = NORMAL")
-        self.connection = connection
-
-    def _close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
-
-    async def open(self) -> None:
-        await self.call(self._open)
-
-    async def close(self) -> None:
-        try:
-            await self.call(self._close)
-        finally:
-            self._thread.shutdown(wait=False)
-
-
-class BulkSession:
-    """One connection for a run of bulk write transactions (a job's pages, say).
-
-    On SQLite the connection is opened once, on a thread of its own: opening one per
-    transaction cost as much as writing a page. On PostgreSQL each transaction takes a
-    connection from the pool, as usual.
-    """
-
-    def __init__(self, writer: _SQLiteWriter | None = None) -> None:
-        self._writer = writer
-
-    @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Bulk]:
-        """A write transaction (IMMEDIATE on SQLite) with raw bulk access."""
-        writer = self._writer
-        if writer is None:
-            async with write_transaction() as transaction:
-                yield Bulk(transaction.connection, postgres=True)
-            return
-        connection = writer.connection
-        assert connection is not None
-        await writer.call(functools.partial(connection.execute, "BEGIN IMMEDIATE"))
-        try:
-            yield Bulk(connection, postgres=False, run=writer.call)
-        except BaseException:
-            await writer.call(connection.rollback)
-            raise
-        await writer.call(connection.commit)
-
-    async def run(self, work: Callable[[Bulk], Coroutine[Any, Any, T]]) -> T:
-        """`work` in one write transaction. On SQLite all of it runs on the connection's
-        thread in one go, so the event loop's thread is free meanwhile (to fetch and
-        parse the next page, say); `work` must only await the Bulk it is given."""
-        writer = self._writer
-        if writer is None:
-            async with self.transaction() as bulk:
-                return await work(bulk)
-        connection = writer.connection
-        assert connection is not None
-
-        async def direct(call: Callable[[], Any]) -> Any:
-            return call()
-
-        def whole() -> T:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                result: T = _complete(work(Bulk(connection, postgres=False, run=direct)))
-            except BaseException:
-                connection.rollback()
-                raise
-            connection.commit()
-            return result
-
-        outcome: T = await writer.call(whole)
-        return outcome
-
-
-def _complete(coroutine: Coroutine[Any, Any, T]) -> T:
-    """The result of a coroutine that never waits (see `BulkSession.run`)."""
-    try:
-        coroutine.send(None)
-    except StopIteration as stop:
-        return cast(T, stop.value)
-    coroutine.close()
-    raise RuntimeError("bulk work on SQLite waited for something other than its Bulk")
-
-
-@contextlib.asynccontextmanager
-async def bulk_session() -> AsyncIterator[BulkSession]:
-    """A `BulkSession` on the current database."""
-    engine = current()
-    if not isinstance(engine, SQLiteEngine):
-        yield BulkSession()
-        return
-    _keep_open(engine)
-    writer = _SQLiteWriter(engine)
-    try:
-        await writer.open()
-        yield BulkSession(writer)
-    finally:
-        await writer.close()
-
-
-@contextlib.asynccontextmanager
-async def bulk_transaction() -> AsyncIterator[Bulk]:
-    """One write transaction with raw bulk access to its connection."""
-    async with bulk_session() as session, session.transaction() as bulk:
-        yield bulk
-
-
-async def start_pool() -> None:
-    """Open the connection pool (PostgreSQL only)."""
-    engine = current()
-    if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool()
-
-
-async def close_pool() -> None:
-    """Close the connection pool (PostgreSQL) and any idle SQLite keeper connections."""
-    release_keepers()
-    engine = current()
-    if isinstance(engine, PostgresEngine):
-        await engine.close_connection_pool()
-
-
 async def ping() -> None:
     """Run a trivial query; raise DatabaseError with the reason when that fails."""
     try:
-        await current().run_ddl("SELECT 1")
+        await engine().run_ddl("SELECT 1")
     except Exception as exc:  # any driver error means "not reachable"
         raise DatabaseError(f"Database not reachable: {describe_error(exc)}") from exc
 
@@ -470,7 +272,6 @@ _UNAVAILABLE_NAMES: Final = frozenset(
         "AdminShutdownError",
         "CrashShutdownError",
         "TooManyConnectionsError",
-        "ConnectionResetError",
     }
 )
 

@@ -1,19 +1,27 @@
 """The library as CSV: PRODUCT's columns in order, streamed a chunk at a time.
 
-The rows come from `catalog.ordered_chunks`, the same filter and order as the tracks
-list, so the file holds exactly what the list shows, however many tracks that is.
+The rows come from `ordered_chunks`, the same filter and order (the same SQL) as the
+tracks list, so the file holds exactly what the list shows, however many tracks that is.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from services.catalog import BEATPORT_WEB, EXPORT_CHUNK, TrackFilter, ordered_chunks
+from services import db
+from services.catalog import BEATPORT_WEB
+from services.sql_dialect import dialect_of, sql
 from services.tables import Track
+from services.track_filter import POSITION_SORT, TrackFilter
+from services.track_queries import ORDERS, ordered_ids, outer_order
+
+EXPORT_CHUNK: Final = 2000
 
 CSV_COLUMNS: Final = (
     "beatport_id",
@@ -95,6 +103,71 @@ def _csv_row(row: Sequence[Any], names: Mapping[tuple[str, int], str]) -> tuple[
         spotify_url,
         position[0] if position else None,
     )
+
+
+async def ordered_chunks(
+    track_filter: TrackFilter, columns: str, *, chunk: int = EXPORT_CHUNK, ahead: int = 2
+) -> AsyncIterator[list[Sequence[Any]]]:
+    """Every track under the filter, in the list's order, `chunk` rows at a time.
+
+    Each row holds `columns` (SQL over the track as `t` and its release as `r`), then
+    the track's id (and its chart position when the list is in a job's chart order).
+    A keyset walk: each chunk starts after the last sort key of the one before, found
+    with a cheap index-only query, so no chunk re-reads earlier rows. The chunks' rows
+    (the costly part) are fetched up to `ahead` at a time and handed out in order;
+    memory holds those few chunks, however large the library.
+    """
+    database = db.database()
+    dialect = dialect_of(database.engine_type)
+    order = ORDERS[track_filter.sort]
+    phases = ["value"] if order.nullable is None else ["null", "value"]
+    if order.descending and order.nullable is not None:
+        phases.reverse()
+    position = ", p.s0 AS position" if track_filter.sort == POSITION_SORT else ""
+    outer = outer_order(track_filter, dialect)
+    pending: deque[asyncio.Future[list[Sequence[Any]]]] = deque()
+
+    async def fetch(phase: str, after: tuple[Any, ...] | None) -> list[Sequence[Any]]:
+        ids = ordered_ids(track_filter, dialect, limit=chunk, after=after, phase=phase)
+        return await database.read_tuples(
+            sql(
+                f"SELECT {columns}, p.id + 0 AS id{position}"
+                " FROM ({}) p JOIN track t ON t.id = p.id"
+                f" LEFT JOIN release r ON r.id = t.release ORDER BY {outer}",
+                ids,
+            )
+        )
+
+    async def next_start(phase: str, after: tuple[Any, ...] | None) -> tuple[Any, ...] | None:
+        """Where the chunk after the one starting at `after` starts; None if none does."""
+        ids = ordered_ids(
+            track_filter, dialect, limit=1, offset=chunk - 1, after=after, phase=phase
+        )
+        keys = ", ".join(order.columns)
+        rows = await database.read_tuples(sql(f"SELECT id, {keys} FROM ({{}}) k", ids))
+        if not rows:
+            return None
+        found_id, *found_keys = rows[0]
+        return (*found_keys, found_id)
+
+    try:
+        for phase in phases:
+            after: tuple[Any, ...] | None = None
+            while True:
+                pending.append(asyncio.ensure_future(fetch(phase, after)))
+                after = await next_start(phase, after)
+                while pending and (len(pending) >= ahead or after is None):
+                    rows = await pending.popleft()
+                    if rows:
+                        yield rows
+                if after is None:
+                    break
+    finally:
+        # A client that stops reading must not leave queries running on their own.
+        for future in pending:
+            future.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 async def _names() -> dict[tuple[str, int], str]:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from services import db
 from services.catalog import Ref
+from services.sql_dialect import dialect_of
 from services.tables import Genre, Track
 
 
@@ -33,7 +34,7 @@ async def library_totals() -> LibraryTotals:
     """Count tracks, artists, labels, releases and Spotify matches in one query."""
     # SQLite would read "not found" through spotify_id's index and then every row;
     # `+` steers it to the (searched_at, spotify_id) index, which answers alone.
-    unmatched = "+spotify_id" if db.is_sqlite() else "spotify_id"
+    unmatched = dialect_of(db.database().engine_type).unindexed("spotify_id")
     rows = await Track.raw(
         "SELECT (SELECT COUNT(*) FROM track) AS tracks,"
         " (SELECT COUNT(*) FROM artist) AS artists,"
@@ -80,9 +81,7 @@ async def library_stats(totals: LibraryTotals, top: int = 10) -> LibraryStats:
 
     The Spotify shares come from `totals`, which the dashboard reads anyway.
     """
-    engine = db.current()
-    where = str(getattr(engine, "path", None) or getattr(engine, "config", {}).get("dsn"))
-    key = (where, totals.tracks, totals.changed_at, top)
+    key = (db.database().url, totals.tracks, totals.changed_at, top)
     stats = _stats_cache.get(key)
     if stats is None:
         stats = await _distributions(top)

@@ -13,6 +13,7 @@ import pycron
 from services import db, jobs
 from services.beatport.links import parse_target
 from services.beatport.targets import MAX_BEATPORT_ID, InvalidTarget
+from services.bulk import Bulk
 from services.collection import CollectRequest, max_pages_field, parse_collect_request
 from services.errors import InvalidRequest
 from services.forms import whole_number, yes_no
@@ -162,28 +163,29 @@ async def claim(schedule_id: int, now: datetime) -> dict[str, Any] | None:
     schedule's previous job is still queued, running or waiting.
     """
     minute = now.replace(second=0, microsecond=0)
-    async with db.bulk_transaction() as bulk:
+
+    async def take(bulk: Bulk) -> dict[str, Any] | None:
         found = await bulk.fetch(
             "SELECT s.id, s.params, s.enrich_after, s.last_task_id, j.state AS last_state"
             " FROM schedule s LEFT JOIN job j ON j.task_id = s.last_task_id"
-            " WHERE s.id = ? AND s.enabled = ?",
+            " WHERE s.id = {} AND s.enabled = {}",
             schedule_id,
             True,
         )
-        if not found:
-            return None
-        row = found[0]
-        if row["last_state"] in jobs.ACTIVE_STATES:
+        if not found or found[0]["last_state"] in jobs.ACTIVE_STATES:
             return None
         won = await bulk.fetch(
-            "UPDATE schedule SET last_run_at = ?"
-            " WHERE id = ? AND (last_run_at IS NULL OR last_run_at < ?) RETURNING id",
+            "UPDATE schedule SET last_run_at = {}"
+            " WHERE id = {} AND (last_run_at IS NULL OR last_run_at < {}) RETURNING id",
             now,
             schedule_id,
             minute,
         )
-        if not won:
-            return None
+        return found[0] if won else None
+
+    row = await db.write(take)
+    if row is None:
+        return None
     params = row["params"]
     if isinstance(params, str):
         params = json.loads(params)

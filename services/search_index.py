@@ -15,6 +15,7 @@ import asyncio
 import logging
 
 from services import db
+from services.bulk import Bulk
 from services.tables import Track
 
 logger = logging.getLogger(__name__)
@@ -52,24 +53,25 @@ async def catch_up(batch: int = BATCH) -> int:
     if not db.is_sqlite():
         return 0
     done = 0
-    async with _single_flight(), db.bulk_session() as session:
+
+    async def index_batch(bulk: Bulk) -> int:
+        rows = await bulk.fetch("SELECT track FROM search_pending ORDER BY track LIMIT {}", batch)
+        if rows:
+            last = int(rows[-1]["track"])
+            await bulk.execute(
+                "INSERT INTO track_fts(rowid, search_text)"
+                " SELECT t.id, t.search_text FROM search_pending p"
+                " JOIN track t ON t.id = p.track WHERE p.track <= {}",
+                last,
+            )
+            await bulk.execute("DELETE FROM search_pending WHERE track <= {}", last)
+        return len(rows)
+
+    async with _single_flight():
         while True:
-            async with session.transaction() as bulk:
-                rows = await bulk.fetch(
-                    "SELECT track FROM search_pending ORDER BY track LIMIT ?", batch
-                )
-                if not rows:
-                    break
-                last = int(rows[-1]["track"])
-                await bulk.execute(
-                    "INSERT INTO track_fts(rowid, search_text)"
-                    " SELECT t.id, t.search_text FROM search_pending p"
-                    " JOIN track t ON t.id = p.track WHERE p.track <= ?",
-                    last,
-                )
-                await bulk.execute("DELETE FROM search_pending WHERE track <= ?", last)
-            done += len(rows)
-            if len(rows) < batch:
+            indexed = await db.write(index_batch)
+            done += indexed
+            if indexed < batch:
                 break
     if done:
         logger.debug("search index: %d track(s) indexed", done)

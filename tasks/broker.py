@@ -65,7 +65,7 @@ def create_broker(settings: Settings) -> AsyncBroker:
         state.settings = settings
         if broker.is_worker_process:
             install_log_redaction(settings.secrets())
-            db.activate(db.build_engine(settings.database_url))
+            db.use(settings.database_url)
             await db.start_pool()
             watch_for_shutdown()
             state.beatport_transport = SharedTransport()

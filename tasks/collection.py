@@ -15,7 +15,9 @@ COLLECT_KIND = "collect_bp_tracks_task"
 async def collect_bp_tracks_task(job: JobContext) -> jobs.Snapshot:
     """Collect one Beatport source into the library; Beatport's refusals fail the job in words."""
     request = CollectRequest.from_params(job.params)
-    service = CollectionService(progress=job.progress, task_id=job.task_id, job_pk=job.row_id)
+    service = CollectionService(
+        progress=job.progress, task_id=job.task_id, job_pk=job.row_id, claim=job.claim
+    )
     try:
         async with BeatportClient(job.settings, transport=job.http_transport) as client:
             final = await service.collect(request, source=client, checkpoint=job.checkpoint)

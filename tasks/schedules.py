@@ -36,7 +36,7 @@ class DatabaseScheduleSource(ScheduleSource):
     async def startup(self) -> None:
         """Open the database when running as its own process."""
         if self.own_database:
-            db.activate(db.build_engine(self.settings.database_url))
+            db.use(self.settings.database_url)
             await db.start_pool()
 
     async def shutdown(self) -> None:

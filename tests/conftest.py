@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-# Before any app import: piccolo_conf builds its default engine from the environment,
-# and the default would create ./data inside the checkout.
+# Before any app import: without `db.use`, the database is the environment's, and the
+# default would create ./data inside the checkout.
 _SCRATCH = Path(tempfile.mkdtemp(prefix="crate-tests-"))
 os.environ["DATABASE_URL"] = f"sqlite:///{_SCRATCH}/default.sqlite3"
 os.environ.pop("REDIS_URL", None)
@@ -71,8 +71,7 @@ def run_outside_loop(work: Callable[[], Awaitable[Any]]) -> Any:
 def sqlite_template() -> Path:
     """A migrated SQLite file, copied for each test (migrating once is the slow part)."""
     path = _SCRATCH / "template.sqlite3"
-    engine = db.build_engine(f"sqlite:///{path}")
-    db.activate(engine)
+    db.use(f"sqlite:///{path}")
     run_outside_loop(db.migrate)
     return path
 
@@ -100,7 +99,7 @@ def ensure_postgres() -> None:
             await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
         finally:
             await conn.close()
-        db.activate(db.build_engine(PG_TEST_URL))
+        db.use(PG_TEST_URL)
         await db.migrate()
 
     try:
@@ -151,7 +150,7 @@ async def database_url(
         ensure_postgres()
         await truncate_postgres()
         url = PG_TEST_URL
-    db.activate(db.build_engine(url))
+    db.use(url)
     yield url
 
 
@@ -167,7 +166,7 @@ async def postgres_url() -> str:
     """An empty, migrated PostgreSQL database only (for faults only a server can have)."""
     ensure_postgres()
     await truncate_postgres()
-    db.activate(db.build_engine(PG_TEST_URL))
+    db.use(PG_TEST_URL)
     return PG_TEST_URL
 
 
@@ -177,7 +176,7 @@ async def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
     path = tmp_path / "crate.sqlite3"
     shutil.copyfile(sqlite_template, path)
     url = f"sqlite:///{path}"
-    db.activate(db.build_engine(url))
+    db.use(url)
     return url
 
 

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 import pytest
 from bs4 import BeautifulSoup
 
-from services import catalog
+from services import track_filter
 from tests.conftest import LiveApp
 from tests.support.library import (
     HOSTILE_LABEL,
@@ -145,9 +145,9 @@ async def test_each_filter_narrows_the_list(
 
 
 def test_compatible_keys_are_the_harmonic_neighbours() -> None:
-    assert catalog.compatible_keys("8A") == ["8A", "8B", "7A", "9A"]
-    assert catalog.compatible_keys("12B") == ["12B", "12A", "11B", "1B"]
-    assert catalog.compatible_keys("1A") == ["1A", "1B", "12A", "2A"]
+    assert track_filter.compatible_keys("8A") == ["8A", "8B", "7A", "9A"]
+    assert track_filter.compatible_keys("12B") == ["12B", "12A", "11B", "1B"]
+    assert track_filter.compatible_keys("1A") == ["1A", "1B", "12A", "2A"]
 
 
 @pytest.mark.parametrize(
@@ -503,9 +503,9 @@ async def test_dashboard_draws_the_library(live_app: LiveApp, library: Library) 
 
 
 def test_filter_round_trips_through_its_query_string() -> None:
-    parsed = catalog.parse_filter(
+    parsed = track_filter.parse_filter(
         {"q": "  deep   house ", "bpm_min": "120", "key": "08a", "compatible": "on", "sort": "bpm"}
     )
     assert parsed.q == "deep house" and parsed.key == "8A" and parsed.compatible
     assert parsed.query() == "q=deep+house&bpm_min=120&key=8A&compatible=1&sort=bpm"
-    assert catalog.parse_filter(dict(parse_qsl(parsed.query()))) == parsed
+    assert track_filter.parse_filter(dict(parse_qsl(parsed.query()))) == parsed

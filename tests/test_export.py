@@ -9,6 +9,7 @@ import pytest
 
 from services import catalog
 from services.export import export_chunks
+from services.track_filter import parse_filter
 from tests.conftest import LiveApp
 from tests.support.library import (
     HOSTILE_LABEL,
@@ -159,7 +160,7 @@ async def test_keyset_chunks_walk_every_track_once_in_list_order(
         for n in range(40)
     ]
     await store_library(tracks)
-    track_filter = catalog.parse_filter({"sort": sort})
+    track_filter = parse_filter({"sort": sort})
     page = await catalog.browse_tracks({"sort": sort}, per_page=100)
     assert page is not None and len(page.rows) == 40
     walked = [row[0] async for rows in export_chunks(track_filter, chunk=3)

@@ -1,10 +1,9 @@
 """SQLite's search index kept off the collection's path: a stored track is findable at
 once (pending, matched with LIKE), then indexed by `catch_up`; updates and deletes keep
-FTS5 consistent. Also the SQLite bulk session's one-thread writing."""
+FTS5 consistent. (SQLite's writer thread itself is tested in test_db.py.)"""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -126,24 +125,6 @@ async def test_postgres_needs_no_catching_up(database_url: str) -> None:
     assert await search_index.pending() == 0
     assert await search_index.catch_up() == 0
     assert await found("southbound") == ["Charlie Drive", "Delta Motion", "Hotel Tide"]
-
-
-async def test_bulk_work_that_waits_is_refused_and_rolled_back(sqlite_url: str) -> None:
-    async def waits(bulk: db.Bulk) -> None:
-        await bulk.execute(
-            "INSERT INTO genre (beatport_id, name, slug) VALUES (?, ?, ?)", 9, "x", "x"
-        )
-        await asyncio.sleep(0)
-
-    async with db.bulk_session() as session:
-        with pytest.raises(RuntimeError, match="waited"):
-            await session.run(waits)
-
-        async def count(bulk: db.Bulk) -> int:
-            rows = await bulk.fetch("SELECT COUNT(*) AS n FROM genre")
-            return int(rows[0]["n"])
-
-        assert await session.run(count) == 0  # the insert was rolled back
 
 
 async def test_a_long_collection_indexes_as_it_goes(

@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
     """Build the web app. Tests pass their own settings; `migrate` applies migrations on start."""
     settings = (settings or Settings.from_env()).with_secret_key()
     install_log_redaction(settings.secrets())
-    db.activate(db.build_engine(settings.database_url))
+    db.use(settings.database_url)
     broker = create_broker(settings)
     # Sessions and the login and job limits, shared by all web processes (web.shared).
     shared = build_shared(settings)

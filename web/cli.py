@@ -41,7 +41,7 @@ def run_with_database(
 
     async def main() -> T:
         install_log_redaction(settings.secrets())
-        db.activate(db.build_engine(settings.database_url))
+        db.use(settings.database_url)
         await db.start_pool()
         try:
             if migrated:

@@ -14,6 +14,8 @@ from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
 from litestar.response import Stream, Template
 
 from services import catalog, export
+from services.errors import InvalidRequest
+from services.track_filter import SORTS, SPOTIFY_STATES, parse_filter
 from web.errors import error_response
 from web.responses import invalid_answer, json_answer, wanted
 
@@ -49,8 +51,8 @@ class TrackController(Controller):
     async def export(self, request: HTMXRequest) -> Response[Any]:
         """Every track under the filter (all pages) as CSV, streamed in chunks."""
         try:
-            track_filter = catalog.parse_filter(request.query_params)
-        except catalog.InvalidFilter as exc:
+            track_filter = parse_filter(request.query_params)
+        except InvalidRequest as exc:
             if wanted(request) == "json":
                 return invalid_answer(exc.errors)
             return error_response(request, 422, str(exc))
@@ -111,8 +113,8 @@ def list_response(
         "entity": page.entities.get(fixed) if fixed else None,
         "query": query,
         "export_query": page.filter.query(without=("page",)) if page.filter else "",
-        "sorts": catalog.SORTS,
-        "spotify_states": catalog.SPOTIFY_STATES,
+        "sorts": SORTS,
+        "spotify_states": SPOTIFY_STATES,
         "keys": catalog.CAMELOT,
     }
     if answer == "fragment":

@@ -66,7 +66,7 @@ def serve(database_url: str, port: int) -> None:
     queries: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
         "queries", default=None
     )
-    engine = db.current()
+    engine = db.engine()
     base = type(engine)
 
     class CountingEngine(base):  # type: ignore[valid-type,misc]
@@ -88,11 +88,11 @@ def serve(database_url: str, port: int) -> None:
 
     # Engines use __slots__, so swapping the class is the only way to wrap one in place.
     engine.__class__ = CountingEngine
-    if db.is_sqlite():
-        # On SQLite the catalog runs its reads on connections of its own, past the engine.
-        from services import catalog
-
-        read, read_tuples = catalog._read, catalog._read_tuples
+    database = db.database()
+    if database.is_sqlite:
+        # On SQLite the database runs the pages' reads on connections of its own, past
+        # the engine.
+        read, read_tuples = database.read, database.read_tuples
 
         async def counted_read(*found: Any) -> Any:
             counter = queries.get()
@@ -106,8 +106,8 @@ def serve(database_url: str, port: int) -> None:
                 counter[0] += 1
             return await read_tuples(query)
 
-        catalog._read = counted_read
-        catalog._read_tuples = counted_read_tuples
+        database.read = counted_read  # type: ignore[method-assign]
+        database.read_tuples = counted_read_tuples  # type: ignore[method-assign]
 
     async def counted(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -151,7 +151,7 @@ async def track_count(database_url: str) -> int:
     from services import db
     from services.tables import Track
 
-    db.activate(db.build_engine(database_url))
+    db.use(database_url)
     try:
         return int(await Track.count())
     except Exception:  # no table yet, or no database: it needs seeding
@@ -221,7 +221,7 @@ async def migrate(database_url: str) -> None:
     from services import db
     from services.tables import Track
 
-    db.activate(db.build_engine(database_url))
+    db.use(database_url)
     await db.migrate()
     if not db.is_sqlite():
         await Track.raw("VACUUM ANALYZE")
@@ -232,7 +232,7 @@ async def sample_ids(database_url: str) -> dict[str, Any]:
     from services import db
     from services.tables import Job, Track
 
-    db.activate(db.build_engine(database_url))
+    db.use(database_url)
     genre = await Track.raw(
         "SELECT genre AS id FROM track GROUP BY genre ORDER BY COUNT(*) DESC LIMIT 1 OFFSET 8"
     )

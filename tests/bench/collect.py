@@ -67,7 +67,7 @@ async def collect(web_url: str, database_url: str) -> dict[str, float]:
         beatport_web_url=web_url,
         beatport_min_interval=0.0,
     )
-    db.activate(db.build_engine(database_url))
+    db.use(database_url)
     await db.migrate()
     await db.start_pool()
     broker = create_broker(settings)

@@ -252,7 +252,7 @@ async def main() -> None:
         web_url = fake.stdout.readline().strip()
         await fresh_database()
         redis.Redis.from_url(REDIS_URL).flushdb()
-        db.activate(db.build_engine(PG_URL))
+        db.use(PG_URL)
         await db.migrate()
         await db.start_pool()  # as the web process does: no connection per query
         results = {}

@@ -423,7 +423,7 @@ async def _spotify_states() -> None:
 
 async def prepare_database(database_url: str) -> None:
     """Point Piccolo at `database_url` and apply migrations."""
-    db.activate(db.build_engine(database_url))
+    db.use(database_url)
     await db.migrate()
 
 
