@@ -14,14 +14,15 @@ def whole_number(
     name: str,
     value: object,
     *,
-    label: str,
+    label: str = "",
     low: int,
     high: int,
     default: int | None = None,
+    message: str | None = None,
 ) -> int | None:
     """The whole number in field `name` (from `low` to `high`), or `default` when left
-    empty. Otherwise records in `errors[name]` what is wrong (`label` names the field in
-    the message) and returns None."""
+    empty. Otherwise records in `errors[name]` what is wrong (`message`, or words naming
+    the field by `label`) and returns None."""
     text = "" if value is None else str(value).strip()
     if not text:
         return default
@@ -30,7 +31,7 @@ def whole_number(
     except ValueError:
         number = None
     if number is None or not low <= number <= high:
-        errors[name] = f"{label} must be a whole number from {low:,} to {high:,}."
+        errors[name] = message or f"{label} must be a whole number from {low:,} to {high:,}."
         return None
     return number
 

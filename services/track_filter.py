@@ -15,6 +15,7 @@ from typing import Any, Final
 from urllib.parse import urlencode
 
 from services.errors import InvalidRequest
+from services.forms import whole_number, yes_no
 
 # Counting every match costs a scan of every match; past this many, pages say "10,000+".
 COUNT_CAP: Final = 10_000
@@ -58,8 +59,6 @@ FILTER_FIELDS: Final = (
     "page",
 )
 _CAMELOT_RE: Final = re.compile(r"0?(1[0-2]|[1-9])([AB])")
-_TRUE: Final = frozenset({"1", "on", "true", "yes"})
-_FALSE: Final = frozenset({"", "0", "off", "false", "no"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,18 +146,10 @@ def compatible_keys(key: str) -> list[str]:
 
 
 def _whole(
-    errors: dict[str, str], name: str, text: str, message: str, low: int = 1, high: int = MAX_ID
+    errors: dict[str, str], name: str, text: str, message: str, high: int = MAX_ID
 ) -> int | None:
-    if not text:
-        return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = None
-    if value is None or not low <= value <= high:
-        errors[name] = message
-        return None
-    return value
+    """A positive whole number up to `high` (ids, pages, BPM), or None when left empty."""
+    return whole_number(errors, name, text, low=1, high=high, message=message)
 
 
 def _day(errors: dict[str, str], name: str, text: str, words: str) -> date | None:
@@ -203,8 +194,8 @@ def parse_filter(
             errors["key"] = "The key must be a Camelot key like 8A: 1 to 12, then A or B."
         else:
             key = f"{int(match.group(1))}{match.group(2)}"
-    compatible = raw["compatible"].lower() in _TRUE
-    if raw["compatible"].lower() not in _TRUE | _FALSE:
+    compatible = yes_no(raw["compatible"])
+    if compatible is None:
         errors["compatible"] = "Compatible keys is either on (1) or off (0)."
     released_from = _day(errors, "released_from", raw["released_from"], "Released from")
     released_to = _day(errors, "released_to", raw["released_to"], "Released to")
@@ -232,7 +223,7 @@ def parse_filter(
         bpm_min=bpm_min,
         bpm_max=bpm_max,
         key=key,
-        compatible=compatible and key is not None,
+        compatible=bool(compatible) and key is not None,
         label=ids["label"],
         artist=ids["artist"],
         release=ids["release"],

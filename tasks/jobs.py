@@ -188,11 +188,11 @@ async def execute(context: Context, body: JobBody, params: dict[str, Any]) -> di
         return jobs.snapshot_of(row).to_json()
     await queue.forget_queued(context.broker, task_id)
     queue.HELD[task_id] = claim
-    progress = ResultBackendProgress(context.broker, task_id, claim)
+    run = _Run(
+        context, body, params, settings, ResultBackendProgress(context.broker, task_id, claim)
+    )
     try:
-        result, resume_at = await _run_through_outages(
-            context, body, params, row, settings, progress
-        )
+        result, resume_at = await run.through_outages(row)
     finally:
         queue.HELD.pop(task_id, None)
         queue.LOST.discard(task_id)
@@ -206,45 +206,6 @@ async def execute(context: Context, body: JobBody, params: dict[str, Any]) -> di
             context.broker, task_id, context.message.task_name, params, resume_at
         )
     return result
-
-
-async def _run_through_outages(
-    context: Context,
-    body: JobBody,
-    params: dict[str, Any],
-    row: dict[str, Any],
-    settings: Settings,
-    progress: ResultBackendProgress,
-) -> tuple[dict[str, Any], datetime | None]:
-    """`_run`, again from the job's checkpoint each time the database comes back after
-    it went away; when it stays away, this run gives up and the job's lease lapses, so
-    a reconciler resumes it once the database answers again."""
-    task_id = context.message.task_id
-    claim = progress.claim
-    assert claim is not None
-    for attempt in range(1, OUTAGES_PER_RUN + 1):
-        try:
-            return await _run(context, body, params, row, settings, progress)
-        except Exception as exc:
-            if not db.is_unavailable(exc) or attempt == OUTAGES_PER_RUN:
-                raise
-            logger.warning(
-                "job %s: the database went away (%s); waiting for it",
-                task_id,
-                db.describe_error(exc),
-            )
-        if not await wait_for_database(DATABASE_PATIENCE):
-            logger.warning("job %s: the database stayed away; the job resumes later", task_id)
-            return progress.last.to_json(), None
-        try:
-            if not await jobs.renew(task_id, claim, settings.job_idle_timeout):
-                logger.warning("job %s was taken over while the database was away", task_id)
-                return progress.last.to_json(), None
-            row = await jobs.get(task_id)
-        except Exception as exc:
-            if not db.is_unavailable(exc):
-                raise
-    raise AssertionError("unreachable")
 
 
 async def wait_for_database(patience: float) -> bool:
@@ -264,70 +225,113 @@ async def wait_for_database(patience: float) -> bool:
         delay = min(30.0, delay * 2)
 
 
-async def _run(
-    context: Context,
-    body: JobBody,
-    params: dict[str, Any],
-    row: dict[str, Any],
-    settings: Settings,
-    progress: ResultBackendProgress,
-) -> tuple[dict[str, Any], datetime | None]:
-    """The body of `execute`, once this run holds the job: the result, and when to run
-    the job again (a wait, or a worker stopping), if it did not end."""
-    task_id = context.message.task_id
-    try:
-        await jobs.mark_started(row, progress.claim)
-    except jobs.LeaseLost:
-        return progress.last.to_json(), None
-    progress.row_written("running")
-    job = JobContext(
-        task_id,
-        params,
-        settings,
-        progress,
-        row["checkpoint"],
-        context.broker,
-        int(row["id"]),
-        getattr(context.state, "beatport_transport", None),
-        progress.claim,
-    )
-    try:
+# What a run ends with: its final (or latest) snapshot, and when to run the job again.
+Outcome = tuple[dict[str, Any], datetime | None]
+
+
+@dataclass(slots=True)
+class _Run:
+    """One run of a job that holds its claim."""
+
+    context: Context
+    body: JobBody
+    params: dict[str, Any]
+    settings: Settings
+    progress: ResultBackendProgress
+
+    async def through_outages(self, row: dict[str, Any]) -> Outcome:
+        """`once`, again from the job's checkpoint each time the database comes back after
+        it went away; when it stays away, this run gives up and the job's lease lapses, so
+        a reconciler resumes it once the database answers again."""
+        task_id, progress = self.context.message.task_id, self.progress
+        claim = progress.claim
+        assert claim is not None
+        for attempt in range(1, OUTAGES_PER_RUN + 1):
+            try:
+                return await self.once(row)
+            except Exception as exc:
+                if not db.is_unavailable(exc) or attempt == OUTAGES_PER_RUN:
+                    raise
+                logger.warning(
+                    "job %s: the database went away (%s); waiting for it",
+                    task_id,
+                    db.describe_error(exc),
+                )
+            if not await wait_for_database(DATABASE_PATIENCE):
+                logger.warning("job %s: the database stayed away; the job resumes later", task_id)
+                return progress.last.to_json(), None
+            try:
+                if not await jobs.renew(task_id, claim, self.settings.job_idle_timeout):
+                    logger.warning("job %s was taken over while the database was away", task_id)
+                    return progress.last.to_json(), None
+                row = await jobs.get(task_id)
+            except Exception as exc:
+                if not db.is_unavailable(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    async def once(self, row: dict[str, Any]) -> Outcome:
+        """The body of `execute`, once this run holds the job: the result, and when to run
+        the job again (a wait, or a worker stopping), if it did not end."""
+        context, settings, progress = self.context, self.settings, self.progress
+        task_id = context.message.task_id
         try:
-            if row["cancel_requested"]:
-                raise jobs.JobCancelled()
-            progress.cancel_checked()
-            await progress.update(replace(progress.last, state="running", phase="starting"))
-            final = await body(job)
-        except jobs.JobDeferred as deferred:
-            # Not an ending: record "waiting until …", then hand the job back to run later.
-            waiting = replace(deferred.snapshot, state="waiting", retry_at=deferred.retry_at)
-            await progress.update(waiting, save_row=True)
-            return waiting.to_json(), deferred.retry_at
-        except jobs.JobInterrupted:
-            # This worker is shutting down: the page in hand is stored and checkpointed, so
-            # queue the job again; another worker (or this one, restarted) resumes it.
-            queued = replace(progress.last, state="queued", phase="resuming after a worker stopped")
-            await progress.update(queued, save_row=True)
-            return queued.to_json(), jobs.now()
-        except jobs.JobCancelled:
-            final = replace(progress.last, state="cancelled", phase="cancelled", retry_at=None)
-        except jobs.JobFailed as exc:
-            reason = redact(str(exc), settings.secrets())
-            final = replace(progress.last, state="failed", error=reason, retry_at=None)
+            await jobs.mark_started(row, progress.claim)
         except jobs.LeaseLost:
-            raise
-        except Exception as exc:
-            if db.is_unavailable(exc):
+            return progress.last.to_json(), None
+        progress.row_written("running")
+        job = JobContext(
+            task_id,
+            self.params,
+            settings,
+            progress,
+            row["checkpoint"],
+            context.broker,
+            int(row["id"]),
+            getattr(context.state, "beatport_transport", None),
+            progress.claim,
+        )
+        try:
+            try:
+                if row["cancel_requested"]:
+                    raise jobs.JobCancelled()
+                progress.cancel_checked()
+                await progress.update(replace(progress.last, state="running", phase="starting"))
+                final = await self.body(job)
+            except jobs.JobDeferred as deferred:
+                # Not an ending: record "waiting until …", then hand the job back to run later.
+                waiting = replace(deferred.snapshot, state="waiting", retry_at=deferred.retry_at)
+                await progress.update(waiting, save_row=True)
+                return waiting.to_json(), deferred.retry_at
+            except jobs.JobInterrupted:
+                # This worker is shutting down: the page in hand is stored and checkpointed, so
+                # queue the job again; another worker (or this one, restarted) resumes it.
+                queued = replace(
+                    progress.last, state="queued", phase="resuming after a worker stopped"
+                )
+                await progress.update(queued, save_row=True)
+                return queued.to_json(), jobs.now()
+            except jobs.JobCancelled:
+                final = replace(progress.last, state="cancelled", phase="cancelled", retry_at=None)
+            except jobs.JobFailed as exc:
+                reason = redact(str(exc), settings.secrets())
+                final = replace(progress.last, state="failed", error=reason, retry_at=None)
+            except jobs.LeaseLost:
                 raise
-            logger.exception("job %s (%s) crashed", task_id, context.message.task_name)
-            reason = redact(f"Unexpected error: {type(exc).__name__}: {exc}", settings.secrets())
-            final = replace(progress.last, state="failed", error=reason, retry_at=None)
-        await progress.update(final, save_row=True)
-    except jobs.LeaseLost:
-        # Another run claimed the job (this one stalled past its lease): it writes, not us.
-        logger.warning("job %s was taken over by another run; this run stops", task_id)
-        return progress.last.to_json(), None
-    return final.to_json(), None
+            except Exception as exc:
+                if db.is_unavailable(exc):
+                    raise
+                logger.exception("job %s (%s) crashed", task_id, context.message.task_name)
+                reason = redact(
+                    f"Unexpected error: {type(exc).__name__}: {exc}", settings.secrets()
+                )
+                final = replace(progress.last, state="failed", error=reason, retry_at=None)
+            await progress.update(final, save_row=True)
+        except jobs.LeaseLost:
+            # Another run claimed the job (this one stalled past its lease): it writes, not us.
+            logger.warning("job %s was taken over by another run; this run stops", task_id)
+            return progress.last.to_json(), None
+        return final.to_json(), None
 
 
 async def enqueue(broker: AsyncBroker, kind: str, params: dict[str, Any]) -> str:

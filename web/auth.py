@@ -47,7 +47,7 @@ from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Empty, Message, Receive, Scope, ScopeSession, Send
 
 from services.settings import Settings
-from web.errors import wants_json
+from web.responses import wants_json
 from web.security import AUTH_STATE_KEY, ClientAddresses, htmx, wait_words
 from web.shared import Limit
 

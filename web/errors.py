@@ -10,9 +10,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Template
 
-# web.auth and web.security import wants_json from here; it lives in web.responses.
-from web.responses import json_answer
-from web.responses import wants_json as wants_json
+from web.responses import json_answer, wants_json
 
 logger = logging.getLogger("crate.web")
 

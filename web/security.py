@@ -42,7 +42,8 @@ from litestar.plugins.htmx import HTMXDetails, HTMXRequest
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
 from markupsafe import escape
 
-from web.errors import error_response, wants_json
+from web.errors import error_response
+from web.responses import wants_json
 from web.shared import Limit
 
 CONTENT_SECURITY_POLICY: Final = (
