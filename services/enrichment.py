@@ -22,14 +22,14 @@ from services.forms import whole_number, yes_no
 from services.matching.choice import Match, best_isrc_match, best_text_match, text_search_terms
 from services.matching.scoring import TrackQuery
 from services.retry import Backoff
-from services.spotify import (
+from services.spotify.errors import (
     SpotifyAuthError,
     SpotifyError,
     SpotifyForbidden,
     SpotifyRateLimited,
-    SpotifyTrack,
     SpotifyUnavailable,
 )
+from services.spotify.tracks import SpotifyTrack
 from services.tables import Job, Track, TrackArtist
 
 T = TypeVar("T")

@@ -12,7 +12,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
 
 from services import db
-from services.beatport_client import SharedTransport
+from services.beatport.wire import SharedTransport
 from services.redaction import install_log_redaction
 from services.search_index import catch_up_quietly
 from services.settings import Settings

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from services import jobs
-from services.beatport_client import BeatportClient, BeatportError
+from services.beatport.client import BeatportClient
+from services.beatport.wire import BeatportError
 from services.collection import CollectionService, CollectRequest
 from services.enrichment import EnrichRequest
 from tasks.enrichment import ENRICH_KIND

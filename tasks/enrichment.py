@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from services import jobs
 from services.enrichment import Enricher, EnrichRequest, EnrichState
-from services.spotify import SpotifyCatalog, SpotifyNotConfigured
+from services.spotify.client import SpotifyCatalog
+from services.spotify.errors import SpotifyNotConfigured
 from tasks.jobs import JobContext
 
 ENRICH_KIND = "enrich_spotify_data_task"

@@ -28,7 +28,7 @@ from taskiq import AsyncBroker, Context, TaskiqDepends
 from taskiq.depends.progress_tracker import TaskProgress
 
 from services import db, jobs
-from services.beatport_client import SharedTransport
+from services.beatport.wire import SharedTransport
 from services.redaction import redact
 from services.settings import Settings
 from tasks import queue

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from services.matching.choice import Match, best_isrc_match, best_text_match
 from services.matching.scoring import TrackQuery
-from services.spotify import SpotifyTrack
+from services.spotify.tracks import SpotifyTrack
 from tests.fakes.spotify import spotify_id
 
 DEFAULT_THRESHOLD = 0.8

@@ -18,15 +18,15 @@ from typing import Any
 import httpx
 import pytest
 
+from services.beatport.client import BeatportClient
 from services.beatport.links import parse_target
 from services.beatport.targets import Target, genre_target
 from services.beatport.tracks import TrackList
-from services.beatport_client import (
-    BROWSER_USER_AGENT,
+from services.beatport.web_mode import BROWSER_USER_AGENT
+from services.beatport.wire import (
     MAX_ATTEMPTS,
     BeatportAuthError,
     BeatportBlocked,
-    BeatportClient,
     BeatportError,
 )
 from services.settings import Settings

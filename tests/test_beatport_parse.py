@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.beatport.challenge import detect_challenge
+from services.beatport.client import BeatportClient
 from services.beatport.links import parse_target
 from services.beatport.pages import extract_next_data, find_tracks
 from services.beatport.targets import ACCEPTED_LINKS, InvalidTarget, Target, genre_target
@@ -28,7 +29,7 @@ from services.beatport.tracks import (
     parse_api_list,
     parse_track,
 )
-from services.beatport_client import BeatportClient, BeatportError
+from services.beatport.wire import BeatportError
 from services.settings import Settings
 from tests.fakes.beatport import FakeBeatport, list_query_key
 from tests.support.fixtures import real_fixtures

@@ -13,8 +13,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 from services import search_index
+from services.beatport.client import BeatportClient
 from services.beatport.targets import Target
-from services.beatport_client import BeatportClient
 from services.collection import CollectionService, CollectRequest
 from services.tables import Artist, Genre, Job, JobTrack, Label, Release, Track, TrackArtist
 from tests.conftest import (

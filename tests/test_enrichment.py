@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import redis
 
+from services.beatport.client import BeatportClient
 from services.beatport.targets import Target
-from services.beatport_client import BeatportClient
 from services.collection import CollectionService, CollectRequest
 from services.tables import Job, Track
 from tasks import queue as job_queue

@@ -12,7 +12,7 @@ from services.matching.choice import best_isrc_match, best_text_match, text_sear
 from services.matching.scoring import TrackQuery, score
 from services.matching.text import artist_parts, fold
 from services.matching.versions import Version, parse_title, parse_version, versions_compatible
-from services.spotify import SpotifyTrack
+from services.spotify.tracks import SpotifyTrack
 from tests.matching_cases import CASES, DEFAULT_THRESHOLD, MatchCase, decide
 from tests.support.fixtures import real_fixtures
 

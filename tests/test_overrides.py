@@ -5,13 +5,15 @@
   and `set_progress` (one Redis client per pool, not one per call), writing with the
   private `_task_name`, `redis_pool` and `PROGRESS_KEY_SUFFIX` so the parent's readers
   still find what it writes.
-* services/spotify.py overrides spotipy's private `SpotifyAuthBase._handle_oauth_error`
-  (to keep the token endpoint's status and Retry-After) and calls the private
-  `Spotify._get` (one track by id, audio features without the deprecated wrapper).
+* services/spotify/session.py overrides spotipy's private
+  `SpotifyAuthBase._handle_oauth_error` (to keep the token endpoint's status and
+  Retry-After) and sets `OAUTH_TOKEN_URL` and `Spotify.prefix`; services/spotify/client.py
+  calls the private `Spotify._get` (one track by id, audio features without the
+  deprecated wrapper).
 
 Both libraries are pinned exactly in pyproject.toml, with a comment saying so. When one
 of these tests fails, read the new version's source of the names in the message, fix
-tasks/stream.py or services/spotify.py to match, then move the pin and this test.
+tasks/stream.py or services/spotify/ to match, then move the pin and this test.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from tasks.stream import CrateResultBackend, CrateStreamBroker
 ROOT = Path(__file__).resolve().parent.parent
 RECHECK = {
     "taskiq-redis": "re-check what tasks/stream.py overrides (see tests/test_overrides.py)",
-    "spotipy": "re-check what services/spotify.py overrides (see tests/test_overrides.py)",
+    "spotipy": "re-check what services/spotify/ overrides (see tests/test_overrides.py)",
 }
 
 
@@ -150,7 +152,8 @@ async def test_the_parent_reads_what_the_crate_backend_writes(redis_url: str) ->
 def test_spotipy_token_errors_still_go_through_handle_oauth_error() -> None:
     base = spotipy.oauth2.SpotifyAuthBase
     assert parameters(base._handle_oauth_error) == ["self", "http_error"], (
-        "spotipy SpotifyAuthBase._handle_oauth_error changed; services.spotify overrides it."
+        "spotipy SpotifyAuthBase._handle_oauth_error changed; services.spotify.session "
+        "overrides it."
     )
     missing = calls(
         spotipy.oauth2.SpotifyClientCredentials._request_access_token,
@@ -160,13 +163,14 @@ def test_spotipy_token_errors_still_go_through_handle_oauth_error() -> None:
     )
     assert not missing, (
         "spotipy SpotifyClientCredentials._request_access_token changed: "
-        f"{missing} (services.spotify sets OAUTH_TOKEN_URL and overrides the error hook)"
+        f"{missing} (services.spotify.session sets OAUTH_TOKEN_URL and overrides the error hook)"
     )
 
 
 def test_spotipy_get_and_prefix_are_still_there() -> None:
     assert parameters(spotipy.Spotify._get) == ["self", "url", "args", "payload", "kwargs"], (
-        "spotipy Spotify._get changed; services.spotify calls it for tracks and audio features."
+        "spotipy Spotify._get changed; services.spotify.client calls it for tracks and audio "
+        "features."
     )
     client = spotipy.Spotify(auth="token", requests_session=False)
     assert client.prefix == "https://api.spotify.com/v1/", "spotipy Spotify.prefix changed"
@@ -183,4 +187,4 @@ def test_spotipy_errors_still_carry_what_crate_reads() -> None:
         "slow down",
         "QUOTA_EXCEEDED",
         "5",
-    ), "spotipy SpotifyException's attributes changed; services.spotify reads them"
+    ), "spotipy SpotifyException's attributes changed; services.spotify.errors reads them"

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from services import catalog, db, search_index
+from services.beatport.client import BeatportClient
 from services.beatport.targets import Target
 from services.beatport.tracks import parse_track
-from services.beatport_client import BeatportClient
 from services.collection import CollectCounts, CollectionService, CollectRequest, store_tracks
 from services.tables import Track
 from tests.conftest import make_settings

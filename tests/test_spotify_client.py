@@ -17,16 +17,16 @@ import pytest
 import requests
 
 from services.settings import Settings
-from services.spotify import (
+from services.spotify.client import SpotifyCatalog
+from services.spotify.errors import (
     SpotifyAuthError,
-    SpotifyCatalog,
     SpotifyError,
     SpotifyForbidden,
     SpotifyNotConfigured,
     SpotifyRateLimited,
-    SpotifyTrack,
     SpotifyUnavailable,
 )
+from services.spotify.tracks import SpotifyTrack
 from tests.fakes.spotify import FakeSpotify, parse_search_query, running
 from tests.support.fixtures import real_fixtures
 

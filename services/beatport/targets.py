@@ -29,6 +29,8 @@ KINDS: Final = (
     "genre_dates",
 )
 ORDERED_KINDS: Final = frozenset({"top100", "genre_top100", "genre_hype100", "chart", "release"})
+# Kinds whose whole list is one page: there is never a page 2 to fetch.
+SINGLE_PAGE_KINDS: Final = frozenset({"top100", "genre_top100", "genre_hype100", "track"})
 
 ACCEPTED_LINKS: Final = (
     "Crate accepts links on www.beatport.com of these kinds: /top-100, "

@@ -17,7 +17,7 @@ from services.matching.text import artist_parts, without_disambiguation
 from services.matching.versions import parse_title
 
 if TYPE_CHECKING:
-    from services.spotify import SpotifyTrack
+    from services.spotify.tracks import SpotifyTrack
 
 TEXT_MIN_TITLE = 0.90
 TEXT_MIN_ARTIST = 0.5

@@ -23,7 +23,7 @@ from services.matching.versions import (
 )
 
 if TYPE_CHECKING:
-    from services.spotify import SpotifyTrack
+    from services.spotify.tracks import SpotifyTrack
 
 DURATION_FULL_MS = 3_000
 DURATION_ZERO_MS = 30_000

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from services.matching.choice import Match, best_isrc_match, best_text_match, text_search_terms
 from services.matching.scoring import clear_caches
-from services.spotify import SpotifyCatalog
+from services.spotify.client import SpotifyCatalog
 from tests.fakes.spotify import FakeSpotify
 from tests.matching_cases import CASES, DEFAULT_THRESHOLD, MatchCase, decide
 
