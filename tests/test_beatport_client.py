@@ -389,9 +389,10 @@ async def test_requests_are_spaced_by_the_minimum_interval(fake: FakeBeatport) -
         )
     arrived = [r.time for r in fake.requests]
     assert len(sent) == len(arrived) == 5
-    # Where requests leave the client, every gap is the interval (asyncio may wake a timer
-    # up to its clock resolution early: 0.19998 s was seen, so allow a millisecond).
-    assert min(b - a for a, b in itertools.pairwise(sent)) >= 0.2 - 0.001
+    # Where requests leave the client, every gap is the interval, less what a busy machine
+    # adds between a request's turn and httpx's request hook (the turn is taken when the
+    # request really goes; 0.195 s was seen at the hook with two cores fully loaded).
+    assert min(b - a for a, b in itertools.pairwise(sent)) >= 0.2 - 0.02
     # Where they reach the server, only scheduling jitter of a busy machine is allowed.
     assert min(b - a for a, b in itertools.pairwise(arrived)) >= 0.15
     assert arrived[-1] - arrived[0] >= 4 * 0.2 - 0.03
