@@ -14,7 +14,7 @@ from services import db, jobs
 from services.beatport.links import parse_target
 from services.beatport.targets import MAX_BEATPORT_ID, InvalidTarget
 from services.bulk import Bulk
-from services.collection import CollectRequest, max_pages_field, parse_collect_request
+from services.collect_request import CollectRequest, max_pages_field, parse_collect_request
 from services.errors import InvalidRequest
 from services.forms import whole_number, yes_no
 from services.tables import Job, Schedule

@@ -5,7 +5,8 @@ from __future__ import annotations
 from services import jobs
 from services.beatport.client import BeatportClient
 from services.beatport.wire import BeatportError
-from services.collection import CollectionService, CollectRequest
+from services.collect_request import CollectRequest
+from services.collection import CollectionService
 from services.enrichment import EnrichRequest
 from tasks.enrichment import ENRICH_KIND
 from tasks.jobs import JobContext, enqueue

@@ -15,7 +15,8 @@ from bs4 import BeautifulSoup
 from services import search_index
 from services.beatport.client import BeatportClient
 from services.beatport.targets import Target
-from services.collection import CollectionService, CollectRequest
+from services.collect_request import CollectRequest
+from services.collection import CollectionService
 from services.tables import Artist, Genre, Job, JobTrack, Label, Release, Track, TrackArtist
 from tests.conftest import (
     LiveApp,

@@ -15,7 +15,8 @@ import redis
 
 from services.beatport.client import BeatportClient
 from services.beatport.targets import Target
-from services.collection import CollectionService, CollectRequest
+from services.collect_request import CollectRequest
+from services.collection import CollectionService
 from services.tables import Job, Track
 from tasks import queue as job_queue
 from tasks.enrichment import ENRICH_KIND

@@ -12,8 +12,10 @@ from services import catalog, db, search_index
 from services.beatport.client import BeatportClient
 from services.beatport.targets import Target
 from services.beatport.tracks import parse_track
-from services.collection import CollectCounts, CollectionService, CollectRequest, store_tracks
+from services.collect_request import CollectRequest
+from services.collection import CollectionService
 from services.tables import Track
+from services.track_store import CollectCounts, store_tracks
 from tests.conftest import make_settings
 from tests.fakes.beatport import FakeBeatport
 from tests.support.library import library_tracks, store_library

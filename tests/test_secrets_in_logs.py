@@ -20,9 +20,9 @@ from urllib.parse import quote
 import pytest
 
 from services.beatport.tracks import parse_track
-from services.collection import CollectCounts, store_tracks
 from services.settings import Settings
 from services.tables import Job
+from services.track_store import CollectCounts, store_tracks
 from tests.conftest import LiveApp, make_settings, serve_app
 from tests.fakes.beatport import DEFAULT_PASSWORD, DEFAULT_USERNAME, FakeBeatport
 from tests.fakes.spotify import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FakeSpotify

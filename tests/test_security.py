@@ -26,9 +26,9 @@ from litestar import Litestar
 from services import jobs
 from services.beatport.links import parse_target
 from services.beatport.tracks import BeatportTrack, Ref
-from services.collection import CollectCounts, store_tracks
 from services.settings import Settings
 from services.tables import Artist, Job, Label, Release, Track
+from services.track_store import CollectCounts, store_tracks
 from tests.conftest import (
     IN_CI,
     LiveApp,

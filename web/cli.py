@@ -247,7 +247,7 @@ def collect(
 ) -> None:
     """Collect a Beatport link (chart, top 100, release, track, label or artist tracks),
     or a genre's releases between two dates."""
-    from services.collection import parse_collect_request
+    from services.collect_request import parse_collect_request
     from services.errors import InvalidRequest
     from tasks.collection import COLLECT_KIND
 

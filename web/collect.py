@@ -20,7 +20,7 @@ from litestar.response import Redirect, Template
 from taskiq import AsyncBroker
 
 from services import jobs, library_stats
-from services.collection import parse_collect_request
+from services.collect_request import parse_collect_request
 from services.enrichment import parse_enrich_request
 from services.errors import InvalidRequest
 from services.settings import Settings

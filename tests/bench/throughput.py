@@ -113,7 +113,7 @@ async def run_round(
 ) -> dict[str, float]:
     """Start `workers` worker processes, enqueue the jobs, wait for all; return the numbers."""
     from services import db
-    from services.collection import parse_collect_request
+    from services.collect_request import parse_collect_request
     from services.settings import Settings
     from services.tables import Job
     from tasks import jobs as job_tasks

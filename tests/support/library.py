@@ -14,8 +14,8 @@ from typing import Any
 
 from services import jobs
 from services.beatport.tracks import parse_track
-from services.collection import CollectCounts, store_tracks
 from services.tables import Artist, Genre, Job, Label, Release, Track
+from services.track_store import CollectCounts, store_tracks
 
 API = "https://api-internal.beatportprod.com/v4"
 HOSTILE_TITLE = "<script>alert(1)</script>"

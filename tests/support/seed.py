@@ -3,7 +3,7 @@
     uv run python -m tests.support.seed --tracks 100000 --database-url sqlite:///data/seed.sqlite3
 
 Every track is a Beatport v4 track object (the shape of the saved real pages) parsed by
-`services.beatport.tracks.parse_track` and written by `services.collection.store_tracks`, so the
+`services.beatport.tracks.parse_track` and written by `services.track_store.store_tracks`, so the
 rows, credits and denormalised search text are what collection produces. About 30 genres
 with their own tempo, ~2,000 labels and ~20,000 artists with a long tail (a few are very
 busy), releases of one to four tracks with remixes, all 24 keys, three years of release
@@ -28,8 +28,8 @@ from typing import Any, Final
 
 from services import db, jobs, search_index
 from services.beatport.tracks import BeatportTrack, parse_track
-from services.collection import CollectCounts, store_tracks
 from services.tables import Job, Track
+from services.track_store import CollectCounts, store_tracks
 
 API: Final = "https://api-internal.beatportprod.com/v4"
 MEDIA: Final = "https://geo-media.beatport.com/image_size"
