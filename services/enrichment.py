@@ -4,19 +4,26 @@ Order of work is stable (by track id) and checkpointed after every track, so a j
 that waits for Spotify, is redelivered, or is resumed later continues where it
 stopped. A rate limit, a 5xx or a timeout never records a track as "not found":
 only an answered search with no acceptable candidate does.
+
+Tracks are claimed in the database a chunk at a time (services.claims) before they are
+searched, so two enrichment jobs at once (a schedule beside a manual one, say) split
+the tracks instead of both searching each one. Each job counts what it did; one whose
+remaining tracks are all held by another ends with a count of those it left to it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
-from services import jobs
+from services import claims, jobs
 from services.errors import InvalidRequest
 from services.forms import whole_number, yes_no
 from services.matching.choice import Match, best_isrc_match, best_text_match, text_search_terms
@@ -44,6 +51,12 @@ UNAVAILABLE_ATTEMPTS = 5
 UNAVAILABLE_DEFER_SECONDS = 120.0
 MAX_DEFERRALS = 20
 CHUNK = 100
+# How long a claim on a chunk of tracks lasts unrenewed; a job renews its claims when a
+# third of this has passed (and before an inline wait), and gives them up when it waits
+# longer (deferred), so another job can search those tracks meanwhile.
+CLAIM_TTL = 600.0
+# The count a job that left tracks to another job ends with.
+LEFT_TO_ANOTHER_JOB = "left_to_another_job"
 FEATURES_BATCH = 50
 MAX_LIMIT = 1_000_000
 
@@ -126,6 +139,9 @@ class EnrichState:
     features_off: bool = False
     deferrals: int = 0
     requests: int = 0
+    # When the job first ran (Unix seconds): retrying "not found", a track another job
+    # searched after that is not searched again.
+    since: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """For the job's checkpoint."""
@@ -136,6 +152,7 @@ class EnrichState:
             "features_off": self.features_off,
             "deferrals": self.deferrals,
             "requests": self.requests,
+            "since": self.since,
         }
 
     @classmethod
@@ -149,6 +166,8 @@ class EnrichState:
             state.features_off = bool(data.get("features_off", False))
             state.deferrals = int(data.get("deferrals", 0))
             state.requests = int(data.get("requests", 0))
+            since = data.get("since")
+            state.since = float(since) if since is not None else None
         return state
 
 
@@ -171,35 +190,63 @@ class Enricher:
     sleep: Sleep = asyncio.sleep
     state: EnrichState = field(default_factory=EnrichState)
     snapshot: jobs.Snapshot = field(default_factory=lambda: jobs.Snapshot(state="running"))
+    # Who claims the tracks: the enrichment job's row id (0: a run outside any job).
+    claimer: int = 0
     _failed_calls: int = 0  # in a row, for the backoff
+    _held: list[int] = field(default_factory=list)  # tracks claimed and not yet finished
+    _renewed_at: float = 0.0  # time.monotonic() of the last claim or renewal
 
     async def run(self, request: EnrichRequest) -> jobs.Snapshot:
         """Enrich every selected track; returns the final snapshot.
 
         Raises jobs.JobDeferred when Spotify asks for a long wait, jobs.JobFailed when
-        Spotify refuses the credentials or keeps failing.
+        Spotify refuses the credentials or keeps failing. However it ends, the claims
+        this run holds are given up (a run that lost its job to another run of it
+        writes nothing more: those claims lapse, or that run takes them over).
         """
+        try:
+            snapshot = await self._run(request)
+        except jobs.LeaseLost:
+            raise
+        except Exception:
+            with contextlib.suppress(Exception):  # unreleased claims lapse by themselves
+                await self._release_held()
+            raise
+        await self._release_held()
+        return snapshot
+
+    async def _run(self, request: EnrichRequest) -> jobs.Snapshot:
         job_pk = await _job_pk(request.job_task_id)
-        remaining = await _count(request, job_pk, self.state.last_id)
-        total = self.state.done + remaining
-        if request.limit is not None:
-            total = min(total, request.limit)
+        if self.state.since is None:
+            self.state.since = jobs.clock()
+        walk = _walk(request, job_pk, self.state.since)
         self.snapshot = jobs.Snapshot(
             state="running",
             phase="matching",
             done=self.state.done,
-            total=total,
+            total=await self._total(request, walk),
             counts=dict(self.state.counts),
         )
         await self.progress.update(self.snapshot)
         while request.limit is None or self.state.done < request.limit:
             budget = CHUNK if request.limit is None else min(CHUNK, request.limit - self.state.done)
-            chunk = await _select(request, job_pk, self.state.last_id, budget)
-            if not chunk:
+            self._held = await claims.claim_next(
+                claims.SPOTIFY_SEARCH,
+                walk,
+                job=self.claimer,
+                after_id=self.state.last_id,
+                limit=budget,
+                ttl=CLAIM_TTL,
+            )
+            self._renewed_at = time.monotonic()
+            if not self._held:
                 break
+            chunk = await _select(self._held)
             matched: list[str] = []
             for row in chunk:
                 await self.progress.check_cancelled()
+                if int(row["id"]) not in await self._keep_claims():
+                    continue  # this run stalled past its claim, and another job took the track
                 spotify_id = await self._enrich_one(row)
                 if spotify_id:
                     matched.append(spotify_id)
@@ -207,15 +254,47 @@ class Enricher:
                 self.state.done += 1
                 await self._report()
             await self._store_features(matched)
+            await self._release_held()
+            self.snapshot = replace(self.snapshot, total=await self._total(request, walk))
+        left = await claims.count_held_by_others(claims.SPOTIFY_SEARCH, walk, job=self.claimer)
+        if left:
+            self.state.counts[LEFT_TO_ANOTHER_JOB] = left
+        else:
+            self.state.counts.pop(LEFT_TO_ANOTHER_JOB, None)
         self.snapshot = replace(
             self.snapshot,
             state="succeeded",
             phase="done",
             retry_at=None,
             done=self.state.done,
+            total=self.state.done,
             counts=dict(self.state.counts),
         )
         return self.snapshot
+
+    async def _total(self, request: EnrichRequest, walk: claims.Walk) -> int:
+        """What this job did plus what it may still claim (another job at work beside it
+        takes part of that, so the total comes down to what this job did as it goes)."""
+        remaining = await claims.count_free(
+            claims.SPOTIFY_SEARCH, walk, job=self.claimer, after_id=self.state.last_id
+        )
+        total = self.state.done + remaining
+        return total if request.limit is None else min(total, request.limit)
+
+    async def _keep_claims(self, upcoming: float = 0.0) -> list[int]:
+        """The tracks this run still holds, renewing their claims when a third of their
+        time has passed (or would, after a wait of `upcoming` seconds)."""
+        if time.monotonic() - self._renewed_at + upcoming >= CLAIM_TTL / 3:
+            self._held = await claims.renew(
+                claims.SPOTIFY_SEARCH, job=self.claimer, ids=self._held, ttl=CLAIM_TTL + upcoming
+            )
+            self._renewed_at = time.monotonic()
+        return self._held
+
+    async def _release_held(self) -> None:
+        """Give up the claims of this run's tracks (finished, or left for later)."""
+        held, self._held = self._held, []
+        await claims.release(claims.SPOTIFY_SEARCH, job=self.claimer, ids=held)
 
     async def _enrich_one(self, row: dict[str, Any]) -> str | None:
         """Search one track, store the outcome; return the Spotify id when matched."""
@@ -314,6 +393,7 @@ class Enricher:
             await self.checkpoint(self.state.to_json())
             raise jobs.JobDeferred(until, self.snapshot)
         await self.progress.update(self.snapshot)
+        await self._keep_claims(upcoming=seconds)
         await self.sleep(seconds)
         self.snapshot = replace(self.snapshot, state="running", phase="matching", retry_at=None)
         await self.progress.update(self.snapshot)
@@ -387,39 +467,43 @@ async def _job_pk(task_id: str | None) -> int | None:
     return int(row["id"])
 
 
-def _where(request: EnrichRequest, job_pk: int | None, after_id: int) -> tuple[str, list[Any]]:
-    """SQL conditions (with {} placeholders for Piccolo raw queries) selecting the tracks."""
-    clauses = ["t.id > {}"]
-    values: list[Any] = [after_id]
+def _walk(request: EnrichRequest, job_pk: int | None, since: float) -> claims.Walk:
+    """The tracks a request selects, as SQL conditions for the claims' walk.
+
+    Retrying "not found", a track searched since the job first ran is left alone: this
+    job searched it already (its walk in id order passed it), or another job did.
+    """
+    clauses: list[str] = []
+    values: list[Any] = []
     if request.retry_not_found:
-        clauses.append("(t.spotify_searched_at IS NULL OR t.spotify_id IS NULL)")
+        clauses.append(
+            "(t.spotify_searched_at IS NULL"
+            " OR (t.spotify_id IS NULL AND t.spotify_searched_at < {}))"
+        )
+        values.append(datetime.fromtimestamp(since, UTC))
     else:
         clauses.append("t.spotify_searched_at IS NULL")
     if job_pk is not None:
         clauses.append("t.id IN (SELECT jt.track FROM job_track jt WHERE jt.job = {})")
         values.append(job_pk)
-    return " AND ".join(clauses), values
+    return claims.Walk(" AND ".join(clauses), tuple(values))
 
 
-async def _count(request: EnrichRequest, job_pk: int | None, after_id: int) -> int:
-    where, values = _where(request, job_pk, after_id)
-    rows = await Track.raw(f"SELECT COUNT(*) AS n FROM track t WHERE {where}", *values)
-    return int(rows[0]["n"])
-
-
-async def _select(
-    request: EnrichRequest, job_pk: int | None, after_id: int, limit: int
-) -> list[dict[str, Any]]:
-    """The next tracks in id order, with their artists and remixers in credit order."""
-    where, values = _where(request, job_pk, after_id)
-    rows = await Track.raw(
-        "SELECT t.id, t.title, t.mix_name, t.isrc, t.length_ms FROM track t "
-        f"WHERE {where} ORDER BY t.id LIMIT {int(limit)}",
-        *values,
-    )
-    if not rows:
+async def _select(ids: list[int]) -> list[dict[str, Any]]:
+    """The tracks `ids` in id order, with their artists and remixers in credit order."""
+    if not ids:
         return []
-    ids = [int(row["id"]) for row in rows]
+    rows = (
+        await Track.select(
+            Track._meta.primary_key,
+            Track.title,
+            Track.mix_name,
+            Track.isrc,
+            Track.length_ms,
+        )
+        .where(Track._meta.primary_key.is_in(ids))
+        .order_by(Track._meta.primary_key)
+    )
     credits = (
         await TrackArtist.select(TrackArtist.track, TrackArtist.role, TrackArtist.artist.name)
         .where(TrackArtist.track.is_in(ids))

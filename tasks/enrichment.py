@@ -25,6 +25,7 @@ async def enrich_spotify_data_task(job: JobContext) -> jobs.Snapshot:
             progress=job.progress,
             checkpoint=job.progress.checkpoint,
             state=EnrichState.from_json(job.checkpoint),
+            claimer=job.row_id or 0,
         )
         return await enricher.run(request)
     finally:
