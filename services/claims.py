@@ -81,12 +81,10 @@ async def claim_next(
         f"ORDER BY t.id LIMIT {int(limit)}{lock}) RETURNING id"
     )
     values = (job, moment + ttl, after_id, *walk.values, job, moment)
-    if postgres:
-        # One statement is its own transaction; the locks it takes end with it.
-        rows = await _raw(sql, *values)
-    else:
-        async with db.write_transaction():
-            rows = await _raw(sql, *values)
+    # One statement is its own transaction on both engines: on PostgreSQL the row locks
+    # it takes end with it; on SQLite an UPDATE takes the write lock before it reads, so
+    # two claims queue one after the other (each waiting up to the busy timeout).
+    rows = await _raw(sql, *values)
     return sorted(int(row["id"]) for row in rows)
 
 

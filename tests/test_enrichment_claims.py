@@ -21,11 +21,12 @@ import asyncpg
 import pytest
 
 from services import claims, jobs
+from services.beatport.client import BeatportClient
 from services.beatport.targets import Target
-from services.beatport_client import BeatportClient
-from services.collection import CollectionService, CollectRequest
+from services.collect_request import CollectRequest
+from services.collection import CollectionService
 from services.enrichment import Enricher, EnrichRequest, EnrichState
-from services.spotify import SpotifyCatalog
+from services.spotify.client import SpotifyCatalog
 from services.tables import Job, Track
 from tests.conftest import LiveApp, serve_app, stop_process
 from tests.fakes.beatport import FakeBeatport
