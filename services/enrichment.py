@@ -19,13 +19,13 @@ import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from services import claims, jobs
-from services.errors import InvalidRequest
-from services.forms import whole_number, yes_no
+from services.enrich_request import EnrichRequest
+from services.match_store import job_row_id, record_match, tracks_to_search, walk_for
 from services.matching.choice import Match, best_isrc_match, best_text_match, text_search_terms
 from services.matching.scoring import TrackQuery
 from services.retry import Backoff
@@ -37,7 +37,7 @@ from services.spotify.errors import (
     SpotifyUnavailable,
 )
 from services.spotify.tracks import SpotifyTrack
-from services.tables import Job, Track, TrackArtist
+from services.tables import Track
 
 T = TypeVar("T")
 
@@ -58,7 +58,6 @@ CLAIM_TTL = 600.0
 # The count a job that left tracks to another job ends with.
 LEFT_TO_ANOTHER_JOB = "left_to_another_job"
 FEATURES_BATCH = 50
-MAX_LIMIT = 1_000_000
 
 
 class SpotifyCalls(Protocol):
@@ -75,56 +74,6 @@ class SpotifyCalls(Protocol):
     async def audio_features(self, ids: list[str]) -> dict[str, dict[str, Any]]:
         """Audio features by Spotify id."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class EnrichRequest:
-    """Which tracks to enrich: never searched (default), plus not-found ones, or one job's."""
-
-    limit: int | None = None
-    retry_not_found: bool = False
-    job_task_id: str | None = None
-
-    def to_params(self) -> dict[str, Any]:
-        """Job parameters (JSON-safe)."""
-        label = "Spotify enrichment"
-        if self.retry_not_found:
-            label += ", retrying not found"
-        if self.limit:
-            label += f", at most {self.limit} tracks"
-        return {
-            "limit": self.limit,
-            "retry_not_found": self.retry_not_found,
-            "job_task_id": self.job_task_id,
-            "label": label,
-        }
-
-    @classmethod
-    def from_params(cls, params: dict[str, Any]) -> EnrichRequest:
-        """Read job parameters back."""
-        limit = params.get("limit")
-        return cls(
-            limit=int(limit) if limit else None,
-            retry_not_found=bool(params.get("retry_not_found")),
-            job_task_id=params.get("job_task_id") or None,
-        )
-
-
-def parse_enrich_request(
-    *,
-    limit: str | int | None = None,
-    retry_not_found: str | bool | None = None,
-    job_task_id: str | None = None,
-) -> EnrichRequest:
-    """Validate an enrich request from a form, JSON or the CLI; raise InvalidRequest."""
-    errors: dict[str, str] = {}
-    count = whole_number(errors, "limit", limit, label="Limit", low=1, high=MAX_LIMIT)
-    if job_task_id is not None and (len(job_task_id) > 64 or not job_task_id.isalnum()):
-        errors["job"] = "That is not a job id."
-    if errors:
-        raise InvalidRequest(errors)
-    retry = bool(yes_no(retry_not_found))
-    return EnrichRequest(limit=count, retry_not_found=retry, job_task_id=job_task_id)
 
 
 @dataclass(slots=True)
@@ -216,10 +165,10 @@ class Enricher:
         return snapshot
 
     async def _run(self, request: EnrichRequest) -> jobs.Snapshot:
-        job_pk = await _job_pk(request.job_task_id)
+        job_pk = await job_row_id(request.job_task_id)
         if self.state.since is None:
             self.state.since = jobs.clock()
-        walk = _walk(request, job_pk, self.state.since)
+        walk = walk_for(request, job_pk, self.state.since)
         self.snapshot = jobs.Snapshot(
             state="running",
             phase="matching",
@@ -241,7 +190,7 @@ class Enricher:
             self._renewed_at = time.monotonic()
             if not self._held:
                 break
-            chunk = await _select(self._held)
+            chunk = await tracks_to_search(self._held)
             matched: list[str] = []
             for row in chunk:
                 await self.progress.check_cancelled()
@@ -423,101 +372,3 @@ class Enricher:
                 await Track.update({Track.audio_features: json.dumps(values)}).where(
                     Track.spotify_id == spotify_id
                 )
-
-
-async def record_match(track_id: int, match: Match | None) -> None:
-    """Store a search's outcome: the match's fields, or "searched, not found"."""
-    values: dict[Any, Any] = {Track.spotify_searched_at: jobs.now(), Track.spotify_error: None}
-    if match is None:
-        values.update(
-            {Track.spotify_id: None, Track.spotify_method: None, Track.spotify_confidence: None}
-        )
-    else:
-        found = match.track
-        values.update(
-            {
-                Track.spotify_id: found.id,
-                Track.spotify_url: found.url,
-                Track.spotify_title: found.name,
-                Track.spotify_artists: ", ".join(found.artists),
-                Track.spotify_album: found.album,
-                Track.spotify_album_id: found.album_id,
-                Track.spotify_album_image_url: found.album_image_url,
-                Track.spotify_release_date: found.release_date,
-                Track.spotify_duration_ms: found.duration_ms,
-                Track.spotify_isrc: found.isrc,
-                Track.spotify_popularity: found.popularity,
-                Track.spotify_preview_url: found.preview_url,
-                Track.spotify_method: match.method,
-                Track.spotify_confidence: round(match.confidence, 4),
-            }
-        )
-    await Track.update(values).where(Track._meta.primary_key == track_id)
-
-
-# ---------------------------------------------------------------- selection
-
-
-async def _job_pk(task_id: str | None) -> int | None:
-    if task_id is None:
-        return None
-    row = await Job.select(Job._meta.primary_key).where(Job.task_id == task_id).first()
-    if row is None:
-        raise jobs.JobFailed(f"No job has the id {task_id!r}, so there are no tracks to enrich.")
-    return int(row["id"])
-
-
-def _walk(request: EnrichRequest, job_pk: int | None, since: float) -> claims.Walk:
-    """The tracks a request selects, as SQL conditions for the claims' walk.
-
-    Retrying "not found", a track searched since the job first ran is left alone: this
-    job searched it already (its walk in id order passed it), or another job did.
-    """
-    clauses: list[str] = []
-    values: list[Any] = []
-    if request.retry_not_found:
-        clauses.append(
-            "(t.spotify_searched_at IS NULL"
-            " OR (t.spotify_id IS NULL AND t.spotify_searched_at < {}))"
-        )
-        values.append(datetime.fromtimestamp(since, UTC))
-    else:
-        clauses.append("t.spotify_searched_at IS NULL")
-    if job_pk is not None:
-        clauses.append("t.id IN (SELECT jt.track FROM job_track jt WHERE jt.job = {})")
-        values.append(job_pk)
-    return claims.Walk(" AND ".join(clauses), tuple(values))
-
-
-async def _select(ids: list[int]) -> list[dict[str, Any]]:
-    """The tracks `ids` in id order, with their artists and remixers in credit order."""
-    if not ids:
-        return []
-    rows = (
-        await Track.select(
-            Track._meta.primary_key,
-            Track.title,
-            Track.mix_name,
-            Track.isrc,
-            Track.length_ms,
-        )
-        .where(Track._meta.primary_key.is_in(ids))
-        .order_by(Track._meta.primary_key)
-    )
-    credits = (
-        await TrackArtist.select(TrackArtist.track, TrackArtist.role, TrackArtist.artist.name)
-        .where(TrackArtist.track.is_in(ids))
-        .order_by(TrackArtist.track)
-        .order_by(TrackArtist.position)
-    )
-    names: dict[int, dict[str, list[str]]] = {i: {"artist": [], "remixer": []} for i in ids}
-    for credit in credits:
-        names[int(credit["track"])][credit["role"]].append(credit["artist.name"])
-    return [
-        {
-            **row,
-            "artists": names[int(row["id"])]["artist"],
-            "remixers": names[int(row["id"])]["remixer"],
-        }
-        for row in rows
-    ]

@@ -7,7 +7,7 @@ from services.beatport.client import BeatportClient
 from services.beatport.wire import BeatportError
 from services.collect_request import CollectRequest
 from services.collection import CollectionService
-from services.enrichment import EnrichRequest
+from services.enrich_request import EnrichRequest
 from tasks.enrichment import ENRICH_KIND
 from tasks.jobs import JobContext, enqueue
 

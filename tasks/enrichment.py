@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from services import jobs
-from services.enrichment import Enricher, EnrichRequest, EnrichState
+from services.enrich_request import EnrichRequest
+from services.enrichment import Enricher, EnrichState
 from services.spotify.client import SpotifyCatalog
 from services.spotify.errors import SpotifyNotConfigured
 from tasks.jobs import JobContext

@@ -25,7 +25,8 @@ from services.beatport.client import BeatportClient
 from services.beatport.targets import Target
 from services.collect_request import CollectRequest
 from services.collection import CollectionService
-from services.enrichment import Enricher, EnrichRequest, EnrichState
+from services.enrich_request import EnrichRequest
+from services.enrichment import Enricher, EnrichState
 from services.spotify.client import SpotifyCatalog
 from services.tables import Job, Track
 from tests.conftest import LiveApp, serve_app, stop_process

@@ -268,7 +268,7 @@ def collect(
 @click.option("--wait", is_flag=True, help="Follow the job with a progress bar until it ends.")
 def enrich(limit: str | None, retry_not_found: bool, job_task_id: str | None, wait: bool) -> None:
     """Match collected tracks to Spotify (needs SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET)."""
-    from services.enrichment import parse_enrich_request
+    from services.enrich_request import parse_enrich_request
     from services.errors import InvalidRequest
     from tasks.enrichment import ENRICH_KIND
 

@@ -21,7 +21,7 @@ from taskiq import AsyncBroker
 
 from services import jobs, library_stats
 from services.collect_request import parse_collect_request
-from services.enrichment import parse_enrich_request
+from services.enrich_request import parse_enrich_request
 from services.errors import InvalidRequest
 from services.settings import Settings
 from tasks import jobs as job_tasks
