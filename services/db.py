@@ -40,6 +40,9 @@ T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT = 30
 # SQLite: threads reading pages side by side.
 SQLITE_READERS = 4
+# PostgreSQL connections a process that needs few keeps: the scheduler, the commands.
+# The web and worker processes pass theirs (settings.db_pool_size, worker_db_pool_size).
+SMALL_POOL_SIZE = 2
 
 
 class DatabaseError(RuntimeError):
@@ -76,10 +79,11 @@ class Database:
         """True for an SQLite database."""
         return self.engine_type == "sqlite"
 
-    async def start(self) -> None:
-        """Open the connection pool (PostgreSQL; SQLite's threads start when first used)."""
+    async def start(self, pool_size: int = SMALL_POOL_SIZE) -> None:
+        """Open the connection pool of `pool_size` connections, all opened now and never
+        more (PostgreSQL; SQLite's threads start when first used)."""
         if isinstance(self.engine, PostgresEngine):
-            await self.engine.start_connection_pool()
+            await self.engine.start_connection_pool(min_size=pool_size, max_size=pool_size)
 
     async def close(self) -> None:
         """Close the pool (PostgreSQL) or the threads' connections (SQLite)."""
@@ -182,9 +186,9 @@ async def write(work: Callable[[Bulk], Awaitable[T]]) -> T:
     return await database().write(work)
 
 
-async def start_pool() -> None:
-    """Open the connection pool (PostgreSQL only)."""
-    await database().start()
+async def start_pool(pool_size: int = SMALL_POOL_SIZE) -> None:
+    """Open the connection pool of `pool_size` connections (PostgreSQL only)."""
+    await database().start(pool_size)
 
 
 async def close_pool() -> None:

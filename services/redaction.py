@@ -16,7 +16,8 @@ _PATTERNS = [
     re.compile(r"(?i)((?:access|refresh)_token[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]+"),
     re.compile(r"(?i)(client_secret[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]+"),
     re.compile(r"(?i)(password[\"']?\s*[:=]\s*[\"']?)[^\s\"'&,}]+"),
-    re.compile(r"(?i)(\w+://[^:/@\s]+:)[^@/\s]+(@)"),
+    # user:password@ in a URL, the user possibly empty (redis://:password@host).
+    re.compile(r"(?i)(\w+://[^:/@\s]*:)[^@/\s]+(@)"),
 ]
 
 

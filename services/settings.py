@@ -15,6 +15,10 @@ from dotenv import dotenv_values
 BeatportMode = Literal["auto", "web", "api"]
 
 DEFAULT_DATABASE_URL = "sqlite:///data/crate.sqlite3"
+# PostgreSQL connections each process keeps (README: "Sizing the connection pools").
+DEFAULT_WEB_POOL_SIZE = 5
+DEFAULT_WORKER_POOL_SIZE = 3
+MAX_POOL_SIZE = 100
 SECRET_KEY_FILE = Path("data") / "secret_key"
 
 
@@ -47,6 +51,10 @@ class Settings:
     spotify_match_threshold: float = 0.8
     # How long a job's worker may go silent before another worker takes the job over.
     job_idle_timeout: float = 60.0
+    # PostgreSQL connections kept by each web process, and by each worker process (the
+    # scheduler and the other commands keep services.db.SMALL_POOL_SIZE).
+    db_pool_size: int = DEFAULT_WEB_POOL_SIZE
+    worker_db_pool_size: int = DEFAULT_WORKER_POOL_SIZE
     # Reverse proxies (addresses or networks) whose X-Forwarded-For names the client.
     trusted_proxies: tuple[str, ...] = ()
     # Where Crate keeps its own files: the generated secret key, and the sessions when
@@ -83,6 +91,16 @@ class Settings:
                 raise SettingsError(f"{name} must be at least {minimum}, not {raw!r}.")
             return value
 
+        def whole(name: str, default: int, *, low: int, high: int) -> int:
+            raw = text(name)
+            if raw is None:
+                return default
+            if not raw.isdigit() or not low <= int(raw) <= high:
+                raise SettingsError(
+                    f"{name} must be a whole number from {low} to {high}, not {raw!r}."
+                )
+            return int(raw)
+
         mode = (text("BEATPORT_MODE") or "auto").lower()
         if mode not in ("auto", "web", "api"):
             raise SettingsError(f"BEATPORT_MODE must be auto, web or api, not {mode!r}.")
@@ -116,6 +134,12 @@ class Settings:
             spotify_token_url=text("SPOTIFY_TOKEN_URL") or DEFAULTS.spotify_token_url,
             spotify_match_threshold=number("CRATE_MATCH_THRESHOLD", 0.8),
             job_idle_timeout=number("CRATE_JOB_IDLE_TIMEOUT", 60.0, minimum=2.0),
+            db_pool_size=whole(
+                "CRATE_DB_POOL_SIZE", DEFAULT_WEB_POOL_SIZE, low=1, high=MAX_POOL_SIZE
+            ),
+            worker_db_pool_size=whole(
+                "CRATE_WORKER_DB_POOL_SIZE", DEFAULT_WORKER_POOL_SIZE, low=1, high=MAX_POOL_SIZE
+            ),
             trusted_proxies=networks("CRATE_TRUSTED_PROXIES", text("CRATE_TRUSTED_PROXIES")),
         )
 

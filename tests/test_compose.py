@@ -9,6 +9,8 @@ from pathlib import Path
 import click
 import yaml
 
+from services import db
+from services.settings import Settings
 from web.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,3 +62,27 @@ def test_env_example_names_every_secret_compose_requires() -> None:
     assert required == {"POSTGRES_PASSWORD", "CRATE_SECRET_KEY", "CRATE_PASSWORD"}
     for name in required | {"CRATE_PASSWORD", "SPOTIFY_CLIENT_ID", "BEATPORT_TOKEN"}:
         assert re.search(rf"^{name}=", example, re.M), name
+
+
+def option(argv: list[str], name: str) -> int:
+    """The value of `name` on a compose command line (each option names its value)."""
+    return int(argv[argv.index(name) + 1])
+
+
+def test_the_stack_holds_well_under_postgres_connection_limit() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    postgres = services["postgres"]["command"]
+    max_connections = int(postgres[postgres.index("-c") + 1].removeprefix("max_connections="))
+    environment = services["web"]["environment"]
+    web_pool = int(re.findall(r":-(\d+)", environment["CRATE_DB_POOL_SIZE"])[0])
+    worker_pool = int(re.findall(r":-(\d+)", environment["CRATE_WORKER_DB_POOL_SIZE"])[0])
+    header = (ROOT / "docker-compose.yml").read_text().splitlines()[:5]
+    scale = int(re.findall(r"--scale worker=(\d+)", "\n".join(header))[0])
+    web = option(services["web"]["command"], "--workers") * web_pool
+    workers = scale * option(services["worker"]["command"], "--processes") * worker_pool
+    scheduler_and_migrate = 2 * db.SMALL_POOL_SIZE
+    assert web + workers + scheduler_and_migrate <= max_connections // 2
+    # The defaults the compose file names are Crate's own.
+    settings = Settings.from_env({})
+    assert (web_pool, worker_pool) == (settings.db_pool_size, settings.worker_db_pool_size)

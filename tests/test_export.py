@@ -123,6 +123,8 @@ async def test_bad_filter_is_refused_before_any_csv(live_app: LiveApp, library: 
 
 
 async def test_scraped_text_is_plain_text_in_the_csv(live_app: LiveApp, library: Library) -> None:
+    formula_key = beatport_track(1101, "Formula Key", artists=[person(108, "Keyed")])
+    formula_key["key"]["name"] = "=1+2"
     await store_library(
         [
             beatport_track(
@@ -130,7 +132,8 @@ async def test_scraped_text_is_plain_text_in_the_csv(live_app: LiveApp, library:
                 '=HYPERLINK("http://evil.example")',
                 artists=[person(107, "@Formula Fan")],
                 label_obj=label(205, "+Plus Records"),
-            )
+            ),
+            formula_key,
         ]
     )
     rows = {row["beatport_id"]: row for row in await export(live_app)}
@@ -140,6 +143,8 @@ async def test_scraped_text_is_plain_text_in_the_csv(live_app: LiveApp, library:
     formula = rows["1100"]
     assert formula["title"] == '\'=HYPERLINK("http://evil.example")'
     assert formula["artists"] == "'@Formula Fan" and formula["label"] == "'+Plus Records"
+    # The key too, like every other text column.
+    assert rows["1101"]["key"] == "'=1+2" and rows["1101"]["camelot"] == "8A"
 
 
 @pytest.mark.parametrize("sort", ["newest", "bpm", "key", "title", "artist", "label"])

@@ -25,6 +25,7 @@ def test_defaults_match_the_product_contract() -> None:
     assert settings.effective_beatport_mode == "web"
     assert not settings.spotify_configured
     assert settings.trusted_proxies == ()
+    assert (settings.db_pool_size, settings.worker_db_pool_size) == (5, 3)
 
 
 def test_every_variable_is_read() -> None:
@@ -48,6 +49,8 @@ def test_every_variable_is_read() -> None:
         "SPOTIFY_API_URL": "http://127.0.0.1:3/v1",
         "SPOTIFY_TOKEN_URL": "http://127.0.0.1:3/api/token",
         "CRATE_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7 ::1",
+        "CRATE_DB_POOL_SIZE": "8",
+        "CRATE_WORKER_DB_POOL_SIZE": "4",
     }
     s = Settings.from_env(env)
     assert (s.database_url, s.redis_url, s.host, s.port) == (
@@ -70,6 +73,7 @@ def test_every_variable_is_read() -> None:
     assert s.spotify_token_url == "http://127.0.0.1:3/api/token"
     assert s.engine == "postgres"
     assert s.trusted_proxies == ("10.0.0.0/8", "192.0.2.7/32", "::1/128")
+    assert (s.db_pool_size, s.worker_db_pool_size) == (8, 4)
     # Secrets never show in a repr (which is what ends up in logs and tracebacks).
     for secret in ("pw-123456", "tok-123456", "bp-token", "bp-pass", "csecret"):
         assert secret not in repr(s)
@@ -107,6 +111,11 @@ def test_dotenv_is_read_and_the_environment_wins(
         (
             {"CRATE_TRUSTED_PROXIES": "10.0.0.1, proxy.example"},
             "CRATE_TRUSTED_PROXIES must list IP addresses or networks",
+        ),
+        ({"CRATE_DB_POOL_SIZE": "0"}, "CRATE_DB_POOL_SIZE must be a whole number from 1 to 100"),
+        (
+            {"CRATE_WORKER_DB_POOL_SIZE": "2.5"},
+            "CRATE_WORKER_DB_POOL_SIZE must be a whole number from 1 to 100",
         ),
     ],
 )

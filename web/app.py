@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
             await db.migrate()
         else:
             await db.prepare()
-        await db.start_pool()
+        await db.start_pool(settings.db_pool_size)
         await shared.start()
         try:
             yield

@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import ipaddress
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -34,28 +35,61 @@ def load_settings() -> Settings:
         fail(str(exc), 2)
 
 
+class Unreachable(Exception):
+    """The database or Redis did not answer; the message says which, and why."""
+
+
+def in_words(settings: Settings, work: Coroutine[Any, Any, T]) -> T:
+    """Run `work`; the database or Redis being away ends the command with one line saying
+    which (never a traceback, never a password), exit code 1."""
+    from redis.exceptions import RedisError
+
+    from tasks.broker import database_unreachable, redis_unreachable
+
+    try:
+        return asyncio.run(work)
+    except Unreachable as exc:
+        fail(str(exc))
+    except RedisError as exc:
+        fail(redis_unreachable(settings, exc))
+    except db.DatabaseError as exc:
+        fail(str(exc))  # migrations missing or failed: the message says what to do
+    except Exception as exc:
+        if db.is_unavailable(exc):
+            fail(database_unreachable(settings, exc))
+        raise
+
+
 def run_with_database(
-    settings: Settings, work: Callable[[], Awaitable[T]], *, migrated: bool = True
+    settings: Settings,
+    work: Callable[[], Awaitable[T]],
+    *,
+    migrated: bool = True,
+    redis: bool = False,
 ) -> T:
-    """Run `work` with the configured database open; database errors become messages."""
+    """Run `work` with the configured database open (and, with `redis`, once Redis has
+    answered); their absence becomes one line of words."""
+    from tasks.broker import quiet_engine_warnings, unreachable
 
     async def main() -> T:
         install_log_redaction(settings.secrets())
+        quiet_engine_warnings()
         db.use(settings.database_url)
-        await db.start_pool()
+        problem = await unreachable(
+            replace(settings, redis_url=settings.redis_url if redis else None),
+            pool_size=db.SMALL_POOL_SIZE,
+        )
+        if problem is not None:
+            raise Unreachable(problem)
         try:
             if migrated:
                 await db.ensure_migrated()
             return await work()
         finally:
-            await db.close_pool()
+            with contextlib.suppress(Exception):  # the database may have gone meanwhile
+                await db.close_pool()
 
-    try:
-        return asyncio.run(main())
-    except db.DatabaseError as exc:
-        fail(str(exc))
-    except OSError as exc:
-        fail(f"Database not reachable: {db.describe_error(exc)}")
+    return in_words(settings, main())
 
 
 @click.group()
@@ -147,6 +181,7 @@ def worker(modules: tuple[str, ...], processes: int, concurrency: int) -> None:
     settings = load_settings()
     if not settings.redis_url:
         fail("crate worker needs REDIS_URL. Without it, jobs run inside `crate serve`.")
+    wait_for_database_and_redis(settings)
     args = WorkerArgs.from_cli(
         [
             "tasks.worker:broker",
@@ -166,6 +201,23 @@ def worker(modules: tuple[str, ...], processes: int, concurrency: int) -> None:
     sys.exit(run_worker(args) or 0)
 
 
+def wait_for_database_and_redis(settings: Settings) -> None:
+    """Before the worker starts: wait until the database and Redis answer, one line per try
+    (each worker process waits again when it starts, so a restart finds them too)."""
+    from tasks.broker import quiet_engine_warnings, wait_for_services
+
+    async def wait() -> None:
+        install_log_redaction(settings.secrets())
+        quiet_engine_warnings()
+        db.use(settings.database_url)
+        await wait_for_services(settings, lambda line: click.echo(line, err=True))
+
+    try:
+        asyncio.run(wait())
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
 @main.command()
 def scheduler() -> None:
     """Run recurring collections from the Schedules page (exactly one, needs REDIS_URL)."""
@@ -178,10 +230,16 @@ def scheduler() -> None:
     settings = load_settings()
     if not settings.redis_url:
         fail("crate scheduler needs REDIS_URL. Without it, `crate serve` runs schedules itself.")
+
+    async def nothing() -> None:
+        return None
+
+    # The database (migrated) and Redis answer, or one line says which does not.
+    run_with_database(settings, nothing, redis=True)
     scheduler = build_scheduler(settings, create_broker(settings))
     args = SchedulerArgs(scheduler=scheduler, modules=[], update_interval=30, app_dir=str(ROOT))
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_scheduler(args))
+        in_words(settings, run_scheduler(args))
 
 
 @main.command()
@@ -308,11 +366,12 @@ def run_job(settings: Settings, kind: str, params: dict[str, Any], *, wait: bool
         finally:
             await broker.shutdown()
 
-    sys.exit(run_with_database(settings, work))
+    sys.exit(run_with_database(settings, work, redis=not in_process))
 
 
 async def follow(broker: Any, task_id: str) -> int:
     """Show a job's progress until it ends; return the exit code (0 only when it succeeded)."""
+    from redis.exceptions import RedisError
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -329,19 +388,23 @@ async def follow(broker: Any, task_id: str) -> int:
     ) as bar:
         handle = bar.add_task("queued", total=None)
         last_line = ""
-        database_away = False
+        said_away = ""
         while True:
             try:
                 _, snapshot = await job_tasks.read_status(broker, task_id)
             except Exception as exc:
-                if not db.is_unavailable(exc):
+                if isinstance(exc, RedisError):
+                    away = "Redis is"
+                elif db.is_unavailable(exc):
+                    away = "The database is"
+                else:
                     raise
-                if not database_away:
-                    click.echo("The database is not reachable; waiting for it.", err=True)
-                database_away = True
+                if away != said_away:
+                    click.echo(f"{away} not reachable; waiting for it.", err=True)
+                said_away = away
                 await asyncio.sleep(1.0)
                 continue
-            database_away = False
+            said_away = ""
             description: str = snapshot.state
             if snapshot.phase and snapshot.state in ("running", "waiting"):
                 description += f" · {snapshot.phase}"

@@ -2,18 +2,61 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
 from services import library_stats, schedules
 from services.errors import InvalidRequest
 from services.tables import Schedule
+from web.collect import FormErrors
+from web.paths import NOT_FOUND, RowId, existing
 from web.responses import MAX_FIELD_LENGTH, invalid_answer, json_answer, read_fields, wanted
+from web.security import ErrorDetail, api_error_responses, json_body_operation
+
+
+@dataclass
+class ScheduleCreated:
+    """The new schedule's id."""
+
+    id: int
+
+
+def _field(description: str, *types: OpenAPIType) -> Schema:
+    return Schema(type=list(types) if len(types) > 1 else types[0], description=description)
+
+
+SCHEDULE_BODY = Schema(
+    type=OpenAPIType.OBJECT,
+    description="A name, a cron expression, and a Beatport `url` or a `genre` with `days`.",
+    properties={
+        "name": _field("What to call it.", OpenAPIType.STRING),
+        "cron": _field("When, as a cron expression (e.g. `0 6 * * 1`).", OpenAPIType.STRING),
+        "url": _field("A Beatport link to collect.", OpenAPIType.STRING),
+        "genre": _field("A Beatport genre id.", OpenAPIType.INTEGER, OpenAPIType.STRING),
+        "days": _field(
+            "With a genre: the last so many days.", OpenAPIType.INTEGER, OpenAPIType.STRING
+        ),
+        "max_pages": _field("Stop after this many pages.", OpenAPIType.INTEGER, OpenAPIType.STRING),
+        "enrich_after": _field("Then match to Spotify.", OpenAPIType.BOOLEAN, OpenAPIType.STRING),
+    },
+)
+CREATE_RESPONSES = {
+    **api_error_responses(),
+    201: ResponseSpec(ScheduleCreated, description="Added.", generate_examples=False),
+    400: ResponseSpec(
+        ErrorDetail, description="The body is not a JSON object.", generate_examples=False
+    ),
+    422: ResponseSpec(
+        FormErrors, description="Not added: the fields are not valid.", generate_examples=False
+    ),
+}
 
 
 async def page_context(values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
@@ -38,7 +81,13 @@ class SchedulesController(Controller):
         """Every schedule and the form to add one."""
         return Template("schedules.html", context=await page_context({}, {}))
 
-    @post("/", name="schedule_create", status_code=201)
+    @post(
+        "/",
+        name="schedule_create",
+        status_code=201,
+        operation_class=json_body_operation(SCHEDULE_BODY, "Also accepted as a form post."),
+        responses=CREATE_RESPONSES,
+    )
     async def create(self, request: HTMXRequest) -> Response[Any]:
         """Add a schedule; errors come back in words, at the form or as 422 JSON."""
         fields = await read_fields(request)
@@ -65,9 +114,10 @@ class SchedulesController(Controller):
             return json_answer({"id": schedule_id}, status_code=201)
         return Redirect(path="/schedules", status_code=303)
 
-    @post("/{schedule_id:int}/toggle", name="schedule_toggle", status_code=303)
-    async def toggle(self, schedule_id: FromPath[int]) -> Redirect:
+    @post("/{schedule_id:int}/toggle", name="schedule_toggle", status_code=303, responses=NOT_FOUND)
+    async def toggle(self, schedule_id: RowId) -> Redirect:
         """Pause a running schedule, or resume a paused one."""
+        existing(schedule_id, f"No schedule has the id {schedule_id}.")
         row = (
             await Schedule.select(Schedule.enabled)
             .where(Schedule._meta.primary_key == schedule_id)
@@ -78,8 +128,10 @@ class SchedulesController(Controller):
         await schedules.set_enabled(schedule_id, not row["enabled"])
         return Redirect(path="/schedules", status_code=303)
 
-    @post("/{schedule_id:int}/delete", name="schedule_delete", status_code=303)
-    async def delete(self, schedule_id: FromPath[int]) -> Redirect:
-        """Remove a schedule; the jobs it started stay in the history."""
+    @post("/{schedule_id:int}/delete", name="schedule_delete", status_code=303, responses=NOT_FOUND)
+    async def delete(self, schedule_id: RowId) -> Redirect:
+        """Remove a schedule; the jobs it started stay in the history (deleting one already
+        gone is not an error; an id no schedule can have is)."""
+        existing(schedule_id, f"No schedule has the id {schedule_id}.")
         await schedules.delete(schedule_id)
         return Redirect(path="/schedules", status_code=303)

@@ -9,16 +9,24 @@ from urllib.parse import urlencode
 
 from litestar import Controller, Response, get
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
 from litestar.response import Stream, Template
 
 from services import catalog, export
 from services.errors import InvalidRequest
 from services.track_filter import SORTS, SPOTIFY_STATES, parse_filter
+from web.collect import FormErrors
 from web.errors import error_response
+from web.paths import NOT_FOUND, RowId, existing
 from web.responses import invalid_answer, json_answer, wanted
+from web.security import api_error_responses
 
+# The filter's values refused, in words (by field).
+FILTER_REFUSED = {
+    **api_error_responses(),
+    422: ResponseSpec(FormErrors, description="The filter is not valid.", generate_examples=False),
+}
 EXPORT_HEADERS = {
     "Content-Disposition": 'attachment; filename="crate-tracks.csv"',
     "Cache-Control": "no-store",
@@ -30,7 +38,7 @@ class TrackController(Controller):
 
     path = "/tracks"
 
-    @get("/", name="tracks")
+    @get("/", name="tracks", responses=FILTER_REFUSED)
     async def index(self, request: HTMXRequest) -> Response[Any]:
         """The whole library, filtered, sorted and paged."""
         choices = wanted(request) == "page"  # the filter form's choices: only a page shows them
@@ -38,16 +46,22 @@ class TrackController(Controller):
         assert page is not None  # nothing is fixed by the path here
         return list_response(request, page, base="/tracks")
 
-    @get("/{track_id:int}", name="track")
-    async def show(self, track_id: FromPath[int]) -> Template:
+    @get("/{track_id:int}", name="track", responses=NOT_FOUND)
+    async def show(self, track_id: RowId) -> Template:
         """One track: every Beatport field, previews, the Spotify match, who saw it."""
-        track = await catalog.get_track(track_id)
+        missing = f"There is no track {track_id} in the library."
+        track = await catalog.get_track(existing(track_id, missing))
         if track is None:
-            raise NotFoundException(f"There is no track {track_id} in the library.")
+            raise NotFoundException(missing)
         raw = json.dumps(track["beatport_json"], indent=2, ensure_ascii=False, sort_keys=True)
         return Template("tracks/detail.html", context={"track": track, "raw_json": raw})
 
-    @get("/export.csv", name="tracks_export")
+    @get(
+        "/export.csv",
+        name="tracks_export",
+        media_type="text/csv; charset=utf-8",
+        responses=FILTER_REFUSED,
+    )
     async def export(self, request: HTMXRequest) -> Response[Any]:
         """Every track under the filter (all pages) as CSV, streamed in chunks."""
         try:
@@ -66,24 +80,25 @@ class TrackController(Controller):
 class LibraryController(Controller):
     """`/artists/{id}`, `/labels/{id}`, `/releases/{id}`: their tracks, with the same filters."""
 
-    @get("/artists/{artist_id:int}", name="artist")
-    async def artist(self, request: HTMXRequest, artist_id: FromPath[int]) -> Response[Any]:
+    @get("/artists/{artist_id:int}", name="artist", responses=NOT_FOUND)
+    async def artist(self, request: HTMXRequest, artist_id: RowId) -> Response[Any]:
         """An artist's tracks, as artist or remixer."""
         return await entity_page(request, "artist", artist_id)
 
-    @get("/labels/{label_id:int}", name="label")
-    async def label(self, request: HTMXRequest, label_id: FromPath[int]) -> Response[Any]:
+    @get("/labels/{label_id:int}", name="label", responses=NOT_FOUND)
+    async def label(self, request: HTMXRequest, label_id: RowId) -> Response[Any]:
         """A label's tracks."""
         return await entity_page(request, "label", label_id)
 
-    @get("/releases/{release_id:int}", name="release")
-    async def release(self, request: HTMXRequest, release_id: FromPath[int]) -> Response[Any]:
+    @get("/releases/{release_id:int}", name="release", responses=NOT_FOUND)
+    async def release(self, request: HTMXRequest, release_id: RowId) -> Response[Any]:
         """A release's tracks."""
         return await entity_page(request, "release", release_id)
 
 
 async def entity_page(request: HTMXRequest, kind: str, entity_id: int) -> Response[Any]:
     """The tracks list narrowed by the path to one artist, label or release; 404 if unknown."""
+    existing(entity_id, f"There is no {kind} {entity_id} in the library.")
     page = await catalog.browse_tracks(
         request.query_params, fixed={kind: entity_id}, choices=wanted(request) == "page"
     )
