@@ -146,8 +146,10 @@ def now() -> datetime:
 
 
 async def create(task_id: str, kind: str, params: dict[str, Any]) -> None:
-    """Record a new queued job. `params` must already be free of secrets."""
-    await Job.insert(Job(task_id=task_id, kind=kind, params=params, state="queued")).run()
+    """Record a new queued job, handed to the queue now. `params` must already be free of
+    secrets."""
+    job = Job(task_id=task_id, kind=kind, params=params, state="queued", kicked_at=clock())
+    await Job.insert(job).run()
 
 
 async def get(task_id: str) -> dict[str, Any]:

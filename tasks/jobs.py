@@ -193,9 +193,12 @@ async def execute(context: Context, body: JobBody, params: dict[str, Any]) -> di
     )
     try:
         result, resume_at = await run.through_outages(row)
+        ended = result.get("state") in jobs.FINAL_STATES
     finally:
         queue.HELD.pop(task_id, None)
         queue.LOST.discard(task_id)
+    if not ended:
+        # (An ending's own write gave the claim up already.)
         try:
             await jobs.release(task_id, claim)
         except Exception as exc:  # noqa: BLE001  the lease lapses by itself
@@ -346,7 +349,7 @@ async def enqueue(broker: AsyncBroker, kind: str, params: dict[str, Any]) -> str
         await broker.result_backend.set_progress(
             task_id, TaskProgress(state="queued", meta=jobs.Snapshot().to_json())
         )
-        await queue.kick(broker, task_id, kind, params)
+        await queue.kick(broker, task_id, kind, params, new=True)
     except (RedisError, OSError) as exc:
         reason = "The job queue (Redis) is not reachable, so the job could not be queued."
         await jobs.save_snapshot(task_id, jobs.Snapshot(state="failed", error=reason))

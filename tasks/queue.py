@@ -34,9 +34,13 @@ QUEUED_PREFIX = "crate:queued:"
 QUEUED_TTL_SECONDS = 30 * 24 * 3600
 
 
-async def kick(broker: AsyncBroker, task_id: str, kind: str, params: dict[str, Any]) -> None:
-    """Send an existing job (same task id) to the broker again, and say so in its row."""
-    await jobs.mark_kicked(task_id, state="queued")
+async def kick(
+    broker: AsyncBroker, task_id: str, kind: str, params: dict[str, Any], *, new: bool = False
+) -> None:
+    """Send a job to the broker, and say so in its row (a `new` job's row, just created,
+    says so already)."""
+    if not new:
+        await jobs.mark_kicked(task_id, state="queued")
     if isinstance(broker, CrateStreamBroker):
         await broker.client().set(QUEUED_PREFIX + task_id, 1, ex=QUEUED_TTL_SECONDS)
     kicker: AsyncKicker[Any, Any] = AsyncKicker(task_name=kind, broker=broker, labels={})
