@@ -28,8 +28,8 @@ from tests.test_production import (
     PrivateRedis,
     assert_collected_once,
     collect_label,
+    collected_through,
     start_worker,
-    wait_until_some_pages,
     worker_env,
 )
 from web.app import create_app
@@ -58,15 +58,14 @@ async def test_database_cut_mid_collection_the_worker_waits_and_resumes(
         worker = start_worker(env, log)
         settings = make_settings(postgres_url, redis_url=redis_url, job_idle_timeout=3.0)
         try:
-            async for live in serve_app(create_app(settings)):
-                task_id = await collect_label(live)
-                await wait_until_some_pages(live, task_id)
+
+            async def cut_for_ten_seconds() -> None:
                 proxy.cut()
                 await asyncio.sleep(10)
                 proxy.restore()
-                status = await live.wait_for_state(task_id, ("succeeded", "failed"), within=120)
-                assert status["state"] == "succeeded", log_of(log)
-                await assert_collected_once(task_id, status)
+
+            async for live in serve_app(create_app(settings)):
+                await collected_through(live, cut_for_ten_seconds, [log])
         finally:
             stop_process(worker)
     assert label_page_fetches(label_beatport) <= LABEL_PAGES + 1
@@ -123,17 +122,16 @@ async def test_redis_killed_with_its_append_only_file_runs_the_job_once(
     workers = [start_worker(env, log) for log in logs]
     settings = make_settings(postgres_url, redis_url=server.url, job_idle_timeout=3.0)
     try:
-        async for live in serve_app(create_app(settings)):
-            task_id = await collect_label(live)
-            await wait_until_some_pages(live, task_id)
+
+        async def kill_for_eight_seconds() -> None:
             server.kill()
             # Longer than the idle timeout: once back, Redis hands the job's pending
             # message to the other worker, while the first still holds the job.
             await asyncio.sleep(8)
             server.start()
-            status = await live.wait_for_state(task_id, ("succeeded", "failed"), within=120)
-            assert status["state"] == "succeeded", [log_of(log) for log in logs]
-            await assert_collected_once(task_id, status)
+
+        async for live in serve_app(create_app(settings)):
+            await collected_through(live, kill_for_eight_seconds, logs)
     finally:
         for worker in workers:
             stop_process(worker)

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +139,20 @@ async def assert_collected_once(task_id: str, status: dict[str, Any]) -> None:
     assert status["done"] == 400
     assert await Track.count() == 400
     assert await JobTrack.count() == 400
+
+
+async def collected_through(
+    live: LiveApp, fault: Callable[[], Awaitable[None]], logs: list[Path]
+) -> str:
+    """Collect the label, bring about `fault` once some pages are stored, and check the
+    job still ends with every track stored once and the counts right; its task id."""
+    task_id = await collect_label(live)
+    await wait_until_some_pages(live, task_id)
+    await fault()
+    status = await live.wait_for_state(task_id, ("succeeded", "failed"), within=120)
+    assert status["state"] == "succeeded", [log.read_text() for log in logs if log.exists()]
+    await assert_collected_once(task_id, status)
+    return task_id
 
 
 class LabelJobOnWorkers:
@@ -287,15 +301,14 @@ async def test_redis_restart_mid_job_loses_nothing(
     env = worker_env(process_env, database_url, server.url, label_beatport)
     worker = start_worker(env, tmp_path / "worker.log")
     try:
-        async for live in serve_app(create_app(settings)):
-            task_id = await collect_label(live)
-            await wait_until_some_pages(live, task_id)
+
+        async def restart_empty() -> None:
             server.stop()
             await asyncio.sleep(1.0)
             server.start()  # empty: the stream, results and progress are gone
-            status = await live.wait_for_state(task_id, ("succeeded", "failed"), within=120)
-            assert status["state"] == "succeeded", (tmp_path / "worker.log").read_text()
-            await assert_collected_once(task_id, status)
+
+        async for live in serve_app(create_app(settings)):
+            await collected_through(live, restart_empty, [tmp_path / "worker.log"])
             # The worker kept serving after the restart: a new job runs too.
             again = await collect_label(live)
             final = await live.wait_for_state(again, ("succeeded", "failed"), within=120)
