@@ -124,6 +124,9 @@ class Track(Table):
     spotify_claim_job = Integer(null=True, default=None)
     spotify_claim_until = DoublePrecision(null=True, default=None)
     audio_features = JSON(null=True, default=None)
+    # What a dig decided: "new" (not yet heard), "kept" or "skipped" (indexed: track_triage).
+    triage = Varchar(length=10, default="new")
+    triage_at = Timestamptz(null=True, default=None)
 
 
 class TrackArtist(Table, tablename="track_artist"):
@@ -186,6 +189,43 @@ class JobTrack(Table, tablename="job_track"):
     position = Integer(null=True, default=None)
 
 
+class Crate(Table):
+    """A named, ordered list of tracks a DJ keeps; may be mirrored to a Spotify playlist."""
+
+    name = Varchar(length=200)
+    spotify_playlist_id = Varchar(length=64, null=True, default=None)
+    spotify_playlist_url = Text(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class CrateTrack(Table, tablename="crate_track"):
+    """A track in a crate at a position (0 first); a track is in a crate at most once."""
+
+    # Indexed by crate_track_unique (crate, track) and crate_track_order (crate, position).
+    crate = ForeignKey(references=Crate, on_delete=OnDelete.cascade)
+    track = ForeignKey(references=Track, on_delete=OnDelete.cascade, index=True)
+    position = Integer(default=0)
+    added_at = Timestamptz(default=TimestamptzNow())
+
+
+class SpotifyLogin(Table, tablename="spotify_login"):
+    """The Spotify account Crate writes playlists for (one row at most).
+
+    Both tokens are encrypted at rest with a key derived from CRATE_SECRET_KEY; nothing
+    here is ever shown, logged or put in a job's params.
+    """
+
+    spotify_user_id = Varchar(length=200, default="")
+    display_name = Varchar(length=400, default="")
+    access_token = Text(default="")
+    refresh_token = Text(default="")
+    expires_at = DoublePrecision(default=0.0)
+    scope = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
 TABLES: list[type[Table]] = [
     Genre,
     SubGenre,
@@ -197,4 +237,7 @@ TABLES: list[type[Table]] = [
     Schedule,
     Job,
     JobTrack,
+    Crate,
+    CrateTrack,
+    SpotifyLogin,
 ]
