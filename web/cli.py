@@ -290,7 +290,7 @@ def cancel(task_id: str) -> None:
 
 @main.command()
 @click.argument("url", required=False)
-@click.option("--genre", help="A Beatport genre id, with --from and --to.")
+@click.option("--genre", help="A Beatport genre id, with --from and --to (API mode only).")
 @click.option("--from", "date_from", help="First publish date, YYYY-MM-DD.")
 @click.option("--to", "date_to", help="Last publish date, YYYY-MM-DD.")
 @click.option("--max-pages", help="Stop after this many pages (default 100, at most 300).")
@@ -305,17 +305,35 @@ def collect(
 ) -> None:
     """Collect a Beatport link (chart, top 100, release, track, label or artist tracks),
     or a genre's releases between two dates."""
+    from services import genres
     from services.collect_request import parse_collect_request
     from services.errors import InvalidRequest
     from tasks.collection import COLLECT_KIND
 
     settings = load_settings()
+    mode = settings.effective_beatport_mode
+    known = None
+    if genre and mode == "api" and not url:  # the genres Beatport has, from the library too
+
+        async def read_genres() -> dict[int, str]:
+            return genres.names(await genres.choices())
+
+        known = run_with_database(settings, read_genres)
     try:
         request = parse_collect_request(
-            url=url, genre=genre, date_from=date_from, date_to=date_to, max_pages=max_pages
+            url=url,
+            genre=genre,
+            date_from=date_from,
+            date_to=date_to,
+            max_pages=max_pages,
+            mode=mode,
+            genres=known,
         )
     except InvalidRequest as exc:
-        fail(" ".join(exc.errors.values()), 2)
+        words = " ".join(exc.errors.values())
+        if known and "genre" in exc.errors:  # the list the form would show
+            words += "\nGenres: " + ", ".join(f"{n} {name}" for n, name in sorted(known.items()))
+        fail(words, 2)
     run_job(settings, COLLECT_KIND, request.to_params(), wait=wait)
 
 
