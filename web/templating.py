@@ -7,6 +7,7 @@ from datetime import datetime
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 from services.jobs import job_title
+from services.track_display import minutes_seconds
 
 
 def local_time(value: datetime | None, fmt: str = "%H:%M") -> str:
@@ -22,11 +23,8 @@ def thousands(value: int | float | None) -> str:
 
 
 def duration(milliseconds: int | None) -> str:
-    """327441 -> '5:27'."""
-    if milliseconds is None:
-        return "—"
-    seconds = round(milliseconds / 1000)
-    return f"{seconds // 60}:{seconds % 60:02d}"
+    """327441 -> '5:27'; None -> '—'."""
+    return minutes_seconds(milliseconds) or "—"
 
 
 def configure(engine: JinjaTemplateEngine) -> None:
