@@ -17,7 +17,7 @@ from bs4 import BeautifulSoup
 from piccolo.engine import engine_finder
 
 from services.beatport.pages import find_tracks
-from services.beatport.tracks import parse_track
+from services.beatport.tracks import parse_track, track_list
 from services.names import name_key
 from services.tables import Artist, Label, Track
 from services.track_store import CollectCounts, store_tracks
@@ -235,6 +235,18 @@ async def test_a_release_lists_its_tracks_in_tracklist_order(live_app: LiveApp) 
     assert [row["title"] for row in csv.DictReader(io.StringIO(exported.text))] == titles(listed)
     refused = await live_app.http.get("/tracks?sort=tracklist")
     assert refused.status_code == 422
+
+
+def test_a_release_lists_places_are_its_track_numbers_a_charts_are_not() -> None:
+    objects = release_tracks()
+    as_release = track_list(objects, {"page": 1}, use_track_number=True).tracks
+    assert [t.track_number for t in as_release] == [3, 1, 2]  # Beatport's "number"
+    for obj in objects:
+        del obj["number"]  # list pages may not carry it: the place in the release's list
+    as_release = track_list(objects, {"page": 1}, use_track_number=True).tracks
+    assert [t.track_number for t in as_release] == [1, 2, 3]
+    as_chart = track_list(objects, {"page": 1}, use_track_number=False).tracks
+    assert [(t.position, t.track_number) for t in as_chart] == [(1, None), (2, None), (3, None)]
 
 
 async def test_a_release_collection_keeps_its_places_when_the_tracks_are_known(

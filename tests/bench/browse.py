@@ -38,6 +38,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -245,12 +246,24 @@ async def sample_ids(database_url: str) -> dict[str, Any]:
     )
     track = await Track.raw("SELECT id FROM track ORDER BY id LIMIT 1 OFFSET 50000")
     job = await Job.select(Job.task_id).first()
+    names = await Track.raw(
+        "SELECT (SELECT name FROM label WHERE id = {}) AS label,"
+        " (SELECT name FROM artist WHERE id = {}) AS artist,"
+        " (SELECT release FROM track WHERE id = {}) AS release",
+        label[0]["id"],
+        artist[0]["id"],
+        track[0]["id"],
+    )
     return {
         "genre": genre[0]["id"],
         "label": label[0]["id"],
         "artist": artist[0]["id"],
         "track": track[0]["id"],
         "job": job["task_id"] if job else None,
+        # As a person types them: the start of a label's name, an artist's whole name.
+        "label_typed": quote_plus(str(names[0]["label"])[:4].lower()),
+        "artist_typed": quote_plus(str(names[0]["artist"])),
+        "release": names[0]["release"],
     }
 
 
@@ -295,6 +308,8 @@ def shapes(ids: dict[str, Any]) -> list[tuple[str, str, dict[str, str], bool]]:
         ("key+compatible", "/tracks?key=8A&compatible=1", {}, True),
         ("label", f"/tracks?label={ids['label']}", {}, True),
         ("artist", f"/tracks?artist={ids['artist']}", {}, True),
+        ("label typed (start)", f"/tracks?label={ids['label_typed']}", {}, True),
+        ("artist typed (name)", f"/tracks?artist={ids['artist_typed']}", {}, True),
         ("dates", "/tracks?released_from=2025-01-01&released_to=2025-03-31", {}, True),
         ("spotify not_found", "/tracks?spotify=not_found", {}, True),
         ("spotify matched", "/tracks?spotify=matched", {}, True),
@@ -314,6 +329,9 @@ def shapes(ids: dict[str, Any]) -> list[tuple[str, str, dict[str, str], bool]]:
         ("track page", f"/tracks/{ids['track']}", {}, True),
         ("htmx fragment", "/tracks?bpm_min=122&bpm_max=126", htmx, False),
         ("label page", f"/labels/{ids['label']}", {}, False),
+        ("artist page", f"/artists/{ids['artist']}", {}, False),
+        ("release page", f"/releases/{ids['release']}", {}, False),
+        ("name suggestions", f"/tracks/names?label={ids['label_typed'][:2]}", htmx, False),
         ("dashboard", "/", {}, False),
     ]
     if ids["job"]:
