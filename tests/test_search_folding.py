@@ -5,6 +5,8 @@ that folds the search text of a library stored before."""
 from __future__ import annotations
 
 import importlib
+import sys
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
 
@@ -115,7 +117,14 @@ async def test_search_forgives_accents_and_punctuation(folded_library: LiveApp) 
 
 # ---------------------------------------------------------------- the migration
 
-REFOLD = importlib.import_module(f"services.piccolo_migrations.{folding.REFOLD_MIGRATION}")
+
+def refold_migration(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The re-fold migration's module as Piccolo runs it: imported by its bare name from
+    the migrations folder (not as services.piccolo_migrations.…)."""
+    from services.piccolo_app import APP_CONFIG
+
+    monkeypatch.syspath_prepend(APP_CONFIG.resolved_migrations_folder_path)
+    return importlib.import_module(folding.REFOLD_MIGRATION)
 
 
 def old_search_text(obj: dict[str, Any]) -> str:
@@ -151,12 +160,25 @@ async def test_the_migration_folds_a_library_stored_before(
         )
     assert await found("kolsch") == [] and await found("osterbro") == []
     assert await found("kölsch") == []  # the query is folded, the old text is not
-    await Track.raw("DELETE FROM migration WHERE name = {}", REFOLD.ID)
-    monkeypatch.setattr(REFOLD, "BATCH", 4)  # several batches, the last one short
+    refold = refold_migration(monkeypatch)
+    await Track.raw("DELETE FROM migration WHERE name = {}", refold.ID)
+    monkeypatch.setattr(refold, "BATCH", 4)  # several batches, the last one short
+    batches: list[int] = []
+    run_query = type(db.engine()).run_querystring
+
+    async def counted(engine: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        rows = await run_query(engine, query, *args, **kwargs)
+        if "FROM track WHERE id >" in query.template:
+            batches.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(type(db.engine()), "run_querystring", counted)
 
     output = await db.migrate()
 
     assert "Running 1 migration" in output
+    assert sys.modules[folding.REFOLD_MIGRATION] is refold
+    assert batches == [4, 4, 2]
     rows = await Track.select(Track.beatport_id, Track.search_text)
     stored = {row["beatport_id"]: row["search_text"] for row in rows}
     assert stored == {obj["id"]: search_text(parse_track(obj)) for obj in objects}
