@@ -5,18 +5,21 @@ JSON or the command line (`parse_collect_request`) and kept as job parameters
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Final, Literal
 
 from services.beatport.links import parse_target as parse_beatport_target
 from services.beatport.targets import MAX_BEATPORT_ID, InvalidTarget, Target
 from services.beatport.targets import genre_target as make_genre_target
+from services.beatport.web_mode import NO_GENRE_DATES_IN_WEB_MODE
 from services.errors import InvalidRequest
 from services.forms import whole_number
 
 DEFAULT_MAX_PAGES = 100
 MAX_PAGES_LIMIT = 300
+PICK_A_GENRE: Final = "Pick a genre from the list."
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +50,16 @@ def parse_collect_request(
     date_from: str | date | None = None,
     date_to: str | date | None = None,
     max_pages: str | int | None = None,
+    mode: Literal["web", "api"] | None = None,
+    genres: Mapping[int, str] | None = None,
 ) -> CollectRequest:
-    """Validate what a user asked to collect (form, JSON or CLI); raise InvalidRequest."""
+    """Validate what a user asked to collect (form, JSON or CLI); raise InvalidRequest.
+
+    `mode` is the Beatport mode the job will run in: a genre with dates is refused in web
+    mode (the public pages cannot list one). `genres` are the genres Beatport has
+    (`services.genres`): another genre id is refused. Without them (a schedule's run),
+    neither is checked here; the collection itself refuses what it cannot fetch.
+    """
     errors: dict[str, str] = {}
     pages = max_pages_field(errors, max_pages)
     url = (url or "").strip()
@@ -61,8 +72,10 @@ def parse_collect_request(
             target = parse_beatport_target(url)
         except InvalidTarget as exc:
             errors["url"] = str(exc)
+    elif (genre_text or date_from or date_to) and mode == "web":
+        errors["genre"] = NO_GENRE_DATES_IN_WEB_MODE
     elif genre_text or date_from or date_to:
-        target = _genre_range(genre_text, date_from, date_to, errors)
+        target = _genre_range(genre_text, date_from, date_to, errors, genres)
     else:
         errors["url"] = "Paste a Beatport link, or pick a genre and a date range."
     if errors or target is None or pages is None:
@@ -83,15 +96,40 @@ def max_pages_field(errors: dict[str, str], value: object) -> int | None:
     )
 
 
+def genre_field(
+    errors: dict[str, str], name: str, value: object, genres: Mapping[int, str] | None
+) -> int | None:
+    """A Beatport genre id, one of `genres` when they are given; the problem in words."""
+    if value is None or str(value).strip() == "":
+        errors[name] = PICK_A_GENRE
+        return None
+    genre_id = whole_number(
+        errors,
+        name,
+        value,
+        low=1,
+        high=MAX_BEATPORT_ID,
+        message=f"{PICK_A_GENRE} (A genre is a Beatport genre id, a whole number like 6.)",
+    )
+    if genre_id is not None and genres is not None and genre_id not in genres:
+        errors[name] = (
+            f"Beatport has no genre with the id {genre_id} that Crate knows of. "
+            f"{PICK_A_GENRE} (A genre newer than the list joins it once a collection "
+            "has stored one of its tracks: collect its Top 100 link.)"
+        )
+        return None
+    return genre_id
+
+
 def _genre_range(
-    genre: str, date_from: str | date | None, date_to: str | date | None, errors: dict[str, str]
+    genre: str,
+    date_from: str | date | None,
+    date_to: str | date | None,
+    errors: dict[str, str],
+    genres: Mapping[int, str] | None,
 ) -> Target | None:
     """The genre + date range half of `parse_collect_request`."""
-    genre_id = whole_number(
-        errors, "genre", genre, label="The genre id", low=1, high=MAX_BEATPORT_ID
-    )
-    if genre_id is None and "genre" not in errors:
-        errors["genre"] = "Pick a genre (a Beatport genre id, a whole number like 6)."
+    genre_id = genre_field(errors, "genre", genre, genres)
     dates: list[date | None] = []
     for name, value in (("date_from", date_from), ("date_to", date_to)):
         if isinstance(value, date):

@@ -8,7 +8,7 @@ from datetime import datetime
 from services import db
 from services.catalog import Ref
 from services.sql_dialect import dialect_of
-from services.tables import Genre, Track
+from services.tables import Track
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +52,6 @@ async def library_totals() -> LibraryTotals:
     return LibraryTotals(
         **{key: int(value or 0) for key, value in row.items()}, changed_at=changed_at
     )
-
-
-async def genre_choices() -> list[dict[str, object]]:
-    """Genres seen so far, by name, for the collect form's suggestions."""
-    rows = await Genre.select(Genre.beatport_id, Genre.name).order_by(Genre.name).limit(500)
-    return list(rows)
 
 
 @dataclass(slots=True)

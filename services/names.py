@@ -11,6 +11,7 @@ from typing import Final
 
 from piccolo.querystring import QueryString
 
+from services.folding import fold
 from services.track_filter import TrackFilter
 
 # At most this many labels (artists) whose names start with a typed name are filtered on.
@@ -18,8 +19,9 @@ NAME_MATCHES: Final = 200
 
 
 def name_key(name: str) -> str:
-    """A name as it is stored in `name_key` and looked up: lowercase, spaces collapsed."""
-    return " ".join(name.lower().split())
+    """A name as it is stored in `name_key` and looked up: folded as the search folds words
+    (services.folding: no accents, case or punctuation), so `kolsch` finds Kölsch."""
+    return fold(name)
 
 
 def prefix_bounds(key: str) -> tuple[str, str]:

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import calendar
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
 
 import pycron
 
 from services import db, jobs
 from services.beatport.links import parse_target
-from services.beatport.targets import MAX_BEATPORT_ID, InvalidTarget
+from services.beatport.targets import InvalidTarget
+from services.beatport.web_mode import NO_GENRE_DATES_IN_WEB_MODE
 from services.bulk import Bulk
-from services.collect_request import CollectRequest, max_pages_field, parse_collect_request
+from services.collect_request import (
+    CollectRequest,
+    genre_field,
+    max_pages_field,
+    parse_collect_request,
+)
 from services.errors import InvalidRequest
 from services.forms import whole_number, yes_no
 from services.tables import Job, Schedule
@@ -64,8 +72,13 @@ def parse_schedule_form(
     days: str | None = None,
     max_pages: str | None = None,
     enrich_after: str | bool | None = None,
+    mode: Literal["web", "api"] | None = None,
+    genres: Mapping[int, str] | None = None,
 ) -> ScheduleForm:
-    """Validate a schedule from the form or JSON; raise InvalidRequest with field errors."""
+    """Validate a schedule from the form or JSON; raise InvalidRequest with field errors.
+
+    `mode` and `genres` as for `parse_collect_request`: a genre's newest releases need
+    API mode, and the genre must be one Beatport has."""
     errors: dict[str, str] = {}
     name = (name or "").strip()
     if not name:
@@ -87,17 +100,17 @@ def parse_schedule_form(
             params["url"] = url
         except InvalidTarget as exc:
             errors["url"] = str(exc)
+    elif genre and mode == "web":
+        errors["genre"] = NO_GENRE_DATES_IN_WEB_MODE
     elif genre:
-        genre_id = whole_number(
-            errors, "genre", genre, label="The genre id", low=1, high=MAX_BEATPORT_ID
-        )
+        genre_id = genre_field(errors, "genre", genre, genres)
         span = whole_number(
             errors, "days", days, label="Days back", low=1, high=MAX_DAYS, default=7
         )
         if genre_id is not None and span is not None:
             params.update({"genre": genre_id, "days": span})
     else:
-        errors["url"] = "Paste a Beatport link, or give a genre id and how many days back."
+        errors["url"] = "Paste a Beatport link, or pick a genre and how many days back."
     params["max_pages"] = max_pages_field(errors, max_pages)
     if errors:
         raise InvalidRequest(errors)
@@ -128,15 +141,138 @@ async def create(form: ScheduleForm) -> int:
     return int(rows[0]["id"])
 
 
-async def all_schedules() -> list[dict[str, Any]]:
-    """Every schedule, with the state of its last job."""
+async def all_schedules(now: datetime) -> list[dict[str, Any]]:
+    """Every schedule, with its cron in words, its next run after `now` (None when paused
+    or never), and its last job (`last_job`: the job row with its snapshot, or None)."""
     rows = await Schedule.select().order_by(Schedule.name).output(load_json=True)
     task_ids = [row["last_task_id"] for row in rows if row["last_task_id"]]
-    states: dict[str, str] = {}
+    last: dict[str, dict[str, Any]] = {}
     if task_ids:
-        for job in await Job.select(Job.task_id, Job.state).where(Job.task_id.is_in(task_ids)):
-            states[job["task_id"]] = job["state"]
-    return [{**row, "last_state": states.get(row["last_task_id"] or "")} for row in rows]
+        for job in await Job.select().where(Job.task_id.is_in(task_ids)).output(load_json=True):
+            last[job["task_id"]] = {**job, "snapshot": jobs.snapshot_of(job)}
+    return [
+        {
+            **row,
+            "when": cron_in_words(row["cron"]),
+            "next_run": next_run(row["cron"], now) if row["enabled"] else None,
+            "last_job": last.get(row["last_task_id"] or ""),
+        }
+        for row in rows
+    ]
+
+
+# ---------------------------------------------------------------- cron in words, next run
+
+_WEEKDAYS = ("Sundays", "Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays")
+_DAY_NAMES = {name: n for n, name in enumerate(pycron.DAY_ABBRS)} | {
+    name: n for n, name in enumerate(pycron.DAY_NAMES)
+}
+
+
+class _Unusual(Exception):
+    """A cron expression too unusual to say in a few words: it is shown as it is."""
+
+
+def _values(field: str, low: int, high: int, names: Mapping[str, int] | None = None) -> list[int]:
+    """'1', '1,15', '1-5', 'mon-fri' as sorted numbers; anything else is unusual."""
+    found: set[int] = set()
+    for part in field.lower().split(","):
+        ends = part.split("-")
+        if len(ends) > 2 or not all(ends):
+            raise _Unusual(field)
+        numbers = [names[end] if names and end in names else _number(end) for end in ends]
+        if not all(low <= n <= high for n in numbers) or numbers[0] > numbers[-1]:
+            raise _Unusual(field)
+        found.update(range(numbers[0], numbers[-1] + 1))
+    return sorted(found)
+
+
+def _number(text: str) -> int:
+    if not text.isdigit():
+        raise _Unusual(text)
+    return int(text)
+
+
+def _and(words: list[str]) -> str:
+    """['a', 'b', 'c'] -> 'a, b and c'."""
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _days(dom: str, month: str, dow: str) -> str:
+    """Which days, in words: 'Every day', 'Mondays', 'Weekdays', '1st of each month'."""
+    if dom == month == dow == "*":
+        return "Every day"
+    if dom == month == "*":
+        days = {d % 7 for d in _values(dow, 0, 7, _DAY_NAMES)}
+        if days == {1, 2, 3, 4, 5}:
+            return "Weekdays"
+        if days == {0, 6}:
+            return "Weekends"
+        return _and([_WEEKDAYS[d] for d in sorted(days, key=lambda d: (d == 0, d))])
+    if dow == "*" and dom != "*":
+        dates = [_ordinal(d) for d in _values(dom, 1, 31)]
+        if month == "*":
+            return f"{_and(dates)} of each month"
+        months = [calendar.month_name[m] for m in _values(month, 1, 12)]
+        return f"{_and(dates)} of {_and(months)}"
+    raise _Unusual(dom)
+
+
+def cron_in_words(cron: str) -> str:
+    """'0 6 * * 1' -> 'Mondays 06:00'; '15 * * * *' -> 'Every hour at :15'; an unusual
+    expression comes back as it is."""
+    try:
+        minute, hour, dom, month, dow = cron.split()
+    except ValueError:
+        return cron
+    try:
+        if hour == "*" and dom == month == dow == "*":
+            if minute == "*":
+                return "Every minute"
+            if step := re.fullmatch(r"\*/(\d+)", minute):
+                return f"Every {int(step[1])} minutes"
+        days = _days(dom, month, dow)
+        minutes = _values(minute, 0, 59)
+        hours_step = re.fullmatch(r"\*/(\d+)", hour)
+        if hour == "*" or hours_step:
+            if len(minutes) != 1:
+                raise _Unusual(minute)
+            every = f"Every {int(hours_step[1])} hours" if hours_step else "Every hour"
+            at = f"{every} at :{minutes[0]:02d}"
+            return at if days == "Every day" else f"{days}, {at[0].lower()}{at[1:]}"
+        times = [f"{h:02d}:{m:02d}" for h in _values(hour, 0, 23) for m in minutes]
+        if len(times) > 4:
+            raise _Unusual(hour)
+        return f"{days} {_and(times)}"
+    except _Unusual:
+        return cron
+
+
+def next_run(cron: str, after: datetime, *, days: int = 366 * 8) -> datetime | None:
+    """When the scheduler next starts `cron` after `after`, in this server's local time (as
+    Taskiq's scheduler reads it, with pycron); None when it never does within `days`."""
+    start = after.astimezone().replace(tzinfo=None, second=0, microsecond=0)
+    start += timedelta(minutes=1)
+    _, hour, dom, month, dow = cron.split()
+    day_cron, hour_cron = f"* * {dom} {month} {dow}", f"* {hour} {dom} {month} {dow}"
+    for offset in range(days):
+        midnight = datetime.combine(start.date() + timedelta(days=offset), time())
+        if not pycron.is_now(day_cron, midnight):
+            continue
+        for h in range(start.hour if offset == 0 else 0, 24):
+            if not pycron.is_now(hour_cron, midnight.replace(hour=h)):
+                continue
+            first = start.minute if offset == 0 and h == start.hour else 0
+            for m in range(first, 60):
+                candidate = midnight.replace(hour=h, minute=m)
+                if pycron.is_now(cron, candidate):
+                    return candidate.astimezone()
+    return None
 
 
 async def enabled() -> list[dict[str, Any]]:

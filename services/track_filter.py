@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any, Final
 from urllib.parse import urlencode
 
+from services import folding
 from services.errors import InvalidRequest
 from services.forms import whole_number, yes_no
 
@@ -138,9 +139,10 @@ class TrackFilter:
 
     @property
     def words(self) -> list[str]:
-        """The searched words, lowercased like `search_text`; a single character would match
-        nearly every track (and cost a scan of them all), so it is left out."""
-        return [word for word in self.q.lower().split()[:MAX_QUERY_WORDS] if len(word) > 1]
+        """The searched words, folded like `search_text` (services.folding: no accents, case
+        or punctuation); a single character would match nearly every track (and cost a scan
+        of them all), so it is left out."""
+        return [word for word in folding.words(self.q)[:MAX_QUERY_WORDS] if len(word) > 1]
 
     @property
     def count_cap(self) -> int:

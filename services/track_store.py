@@ -19,6 +19,7 @@ import msgspec
 from services import db, jobs
 from services.beatport.tracks import BeatportTrack, Ref
 from services.bulk import Bulk
+from services.folding import fold
 from services.names import name_key
 
 
@@ -52,12 +53,13 @@ def encode_raw(raw: dict[str, Any]) -> bytes:
 
 
 def search_text(track: BeatportTrack) -> str:
-    """What the library's search box matches: title, mix, artists, remixers, label."""
+    """What the library's search box matches: title, mix, artists, remixers, label, folded
+    (services.folding) as the searched words are."""
     parts = [track.title, track.mix_name]
     parts += [artist.name for artist in track.artists + track.remixers]
     if track.label:
         parts.append(track.label.name)
-    return " ".join(part for part in parts if part).lower()
+    return fold(" ".join(part for part in parts if part))
 
 
 REF_TABLES = {

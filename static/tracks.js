@@ -37,6 +37,7 @@
     var preview = button.dataset.preview;
     if (current(audio) === preview && !audio.paused) {
       audio.pause();
+      mark(); // at once: the "pause" event comes a moment later
       return;
     }
     if (current(audio) !== preview) {

@@ -197,20 +197,16 @@ async def test_single_page_kinds_make_no_request_for_page_two(
     assert fake.requests == []
 
 
-async def test_web_genre_date_range(fake: FakeBeatport, web: BeatportClient) -> None:
+async def test_web_genre_date_range_is_refused_without_a_request(
+    fake: FakeBeatport, web: BeatportClient
+) -> None:
+    # The public pages have no list of a genre's releases by date: web mode says so in
+    # words (pointing to API mode) instead of asking for a page that does not exist.
     target = genre_target(6, date(2026, 1, 1), date(2026, 1, 10), today=date(2026, 1, 1))
-    pages = await collect(web, target)
-    tracks = [t for p in pages for t in p.tracks]
-    assert [t.beatport_id for t in tracks] == fake.track_ids(
-        "genre_dates", 6, (date(2026, 1, 1), date(2026, 1, 10))
-    )
-    published = [t.publish_date for t in tracks if t.publish_date is not None]
-    assert len(published) == len(tracks)
-    assert all(date(2026, 1, 1) <= day <= date(2026, 1, 10) for day in published)
-    assert published == sorted(published, reverse=True)
-    first = fake.requests[0]
-    assert first.path == "/genre/genre/6/tracks"
-    assert (first.param("publish_date"), first.param("per_page")) == ("2026-01-01:2026-01-10", "50")
+    with pytest.raises(BeatportError) as caught:
+        await web.fetch_page(target, 1)
+    assert "BEATPORT_MODE=api" in str(caught.value)
+    assert fake.requests == []
 
 
 async def test_web_empty_list_and_missing_fields(fake: FakeBeatport, web: BeatportClient) -> None:

@@ -188,7 +188,8 @@ async def test_a_rows_play_button_plays_its_preview_in_place(
 
     # The same row again pauses it; once more plays on.
     await page.click(f"#{alpha} button.play")
-    await page.wait_for_function("document.getElementById('preview-player').paused")
+    await expect(page.locator(f"#{alpha} button.play")).to_have_attribute("aria-pressed", "false")
+    assert (await playing(page))["paused"]
     assert (await playing(page))["pressed"] == []
     await page.click(f"#{alpha} button.play")
     await wait_playing(page, f"{SAMPLES}1001.LOFI.mp3")

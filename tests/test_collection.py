@@ -101,16 +101,15 @@ async def test_every_source_kind_collects_every_track(
     assert counts == {"new": len(expected), "updated": 0, "unchanged": 0, "skipped": 0}
 
 
-@pytest.mark.parametrize("mode", ["web", "api"])
 async def test_genre_date_range_collects_only_that_window(
-    sqlite_url: str, fake: FakeBeatport, mode: str
+    sqlite_url: str, fake: FakeBeatport
 ) -> None:
     from services.beatport.targets import genre_target
 
     window = (date(2026, 1, 10), date(2026, 1, 20))
     expected = fake.track_ids("genre_dates", 5, window) or []
     assert 0 < len(expected) < 60
-    await collect(beatport_settings(sqlite_url, fake, mode), genre_target(5, *window))
+    await collect(beatport_settings(sqlite_url, fake, "api"), genre_target(5, *window))
     rows = await Track.select(Track.beatport_id, Track.publish_date)
     assert {row["beatport_id"] for row in rows} == set(expected)
     assert all(window[0] <= row["publish_date"] <= window[1] for row in rows)
@@ -269,9 +268,6 @@ BAD_INPUTS = [
     ({"url": "https://www.beatport.com/search?q=x"}, "url", "accepts links"),
     ({"url": "ftp://www.beatport.com/top-100"}, "url", ""),
     ({"url": ""}, "url", "Paste a Beatport link"),
-    ({"genre": "5", "date_from": "2026-02-01", "date_to": "2026-01-01"}, "date", ""),
-    ({"genre": "5", "date_from": "yesterday", "date_to": "2026-01-01"}, "date_from", "like"),
-    ({"genre": "techno", "date_from": "2026-01-01", "date_to": "2026-01-02"}, "genre", "id"),
     ({"url": "https://www.beatport.com/top-100", "max_pages": "0"}, "max_pages", "from 1 to"),
     ({"url": "https://www.beatport.com/top-100", "max_pages": "100000"}, "max_pages", "from 1"),
     ({"url": "https://www.beatport.com/top-100", "max_pages": "ten"}, "max_pages", "whole"),
@@ -290,6 +286,82 @@ async def test_bad_input_is_refused_in_words_and_queues_nothing(
     assert any(name.startswith(field) for name in body["errors"]), body
     assert words.lower() in body["detail"].lower()
     assert await Job.count() == 0
+
+
+BAD_GENRE_INPUTS = [
+    ({"genre": "5", "date_from": "2026-02-01", "date_to": "2026-01-01"}, "date", ""),
+    ({"genre": "5", "date_from": "yesterday", "date_to": "2026-01-01"}, "date_from", "like"),
+    ({"genre": "techno", "date_from": "2026-01-01", "date_to": "2026-01-02"}, "genre", "id"),
+    ({"genre": "", "date_from": "2026-01-01", "date_to": "2026-01-02"}, "genre", "pick a genre"),
+    ({"genre": "4242", "date_from": "2026-01-01", "date_to": "2026-01-02"}, "genre", "4242"),
+]
+
+
+@pytest.fixture
+async def api_app_with_fake(database_url: str, fake: FakeBeatport) -> AsyncIterator[LiveApp]:
+    """The in-process app pointed at the fake Beatport's v4 API (API mode)."""
+    async for live in serve_app(create_app(beatport_settings(database_url, fake, "api"))):
+        yield live
+
+
+@pytest.mark.parametrize(("fields", "field", "words"), BAD_GENRE_INPUTS)
+async def test_bad_genre_or_dates_are_refused_in_words(
+    api_app_with_fake: LiveApp, fields: dict[str, str], field: str, words: str
+) -> None:
+    response = await api_app_with_fake.http.post("/collect/beatport/collect", json=fields)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert any(name.startswith(field) for name in body["errors"]), body
+    assert words.lower() in body["detail"].lower()
+    assert await Job.count() == 0
+
+
+async def test_in_api_mode_a_genre_is_picked_by_name_and_collected_between_two_dates(
+    api_app_with_fake: LiveApp, fake: FakeBeatport
+) -> None:
+    # A genre the library has stored joins the built-in list under its stored name.
+    await Genre.insert(Genre(beatport_id=4242, name="Future Genre", slug="future-genre"))
+    page = BeautifulSoup((await api_app_with_fake.http.get("/")).text, "html.parser")
+    choices = {o["value"]: o.get_text() for o in page.select("select#collect-genre option")}
+    assert choices["5"] == "House" and choices["90"] == "Melodic House & Techno"
+    assert choices["4242"] == "Future Genre"
+    assert page.select_one("#genre-dates-mode") is None  # no "needs API mode" note here
+    window = {"date_from": "2026-01-10", "date_to": "2026-01-20"}
+    status = await api_app_with_fake.run_job("/collect/beatport/collect", {"genre": 5, **window})
+    assert status[1]["state"] == "succeeded", status
+    expected = fake.track_ids("genre_dates", 5, (date(2026, 1, 10), date(2026, 1, 20)))
+    assert status[1]["counts"]["new"] == len(expected or [])
+
+
+async def test_in_web_mode_a_genre_with_dates_is_refused_and_points_to_api_mode(
+    app_with_fake: LiveApp, fake: FakeBeatport
+) -> None:
+    fields = {"genre": "5", "date_from": "2026-01-01", "date_to": "2026-01-31"}
+    page = BeautifulSoup((await app_with_fake.http.get("/")).text, "html.parser")
+    note = page.select_one("#genre-dates-mode")
+    assert note is not None and "Needs API mode" in note.get_text()
+    # The htmx form: the panel comes back with the words at the genre field.
+    token = await app_with_fake.csrf_token()
+    answer = await app_with_fake.http.post(
+        "/collect/beatport/collect",
+        data=fields,
+        headers={"HX-Request": "true", "x-csrftoken": token},
+    )
+    assert answer.status_code == 422
+    panel = BeautifulSoup(answer.text, "html.parser")
+    error = panel.select_one("#genre-error")
+    assert error is not None
+    words = " ".join(error.get_text().split())
+    assert "cannot list a genre's releases between two dates" in words
+    assert "BEATPORT_MODE=api" in words and "BEATPORT_TOKEN" in words
+    selected = panel.select_one("#collect-genre option[selected]")
+    assert selected is not None and selected["value"] == "5"  # the choice is kept
+    # JSON: 422 in the same words.
+    api = await app_with_fake.http.post("/collect/beatport/collect", json=fields)
+    assert api.status_code == 422 and "BEATPORT_MODE=api" in api.json()["errors"]["genre"]
+    # Nothing was queued and no made-up page was asked for.
+    assert await Job.count() == 0
+    assert fake.requests == []
 
 
 async def test_bad_input_in_the_plain_form_shows_the_dashboard_with_the_error(
@@ -418,9 +490,23 @@ def test_cli_collects_with_a_progress_report_and_explains_failures(
     assert bad.returncode == 2
     assert "www.beatport.com" in bad.stderr and "Traceback" not in bad.stderr
 
+    # Web mode cannot collect a genre between two dates: refused in words, nothing fetched.
+    genre = subprocess.run(
+        crate_command("collect", "--genre", "5", "--from", "2026-01-01", "--to", "2026-01-31"),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert genre.returncode == 2 and "Traceback" not in genre.stderr
+    assert "cannot list a genre's releases" in genre.stderr
+    assert "BEATPORT_MODE=api" in genre.stderr
+    assert not any(r.path.startswith("/genre") for r in fake.requests)
+
     fake.challenge = "cloudflare"
     blocked = subprocess.run(
-        crate_command("collect", "--genre", "5", "--from", "2026-01-01", "--to", "2026-01-31"),
+        crate_command("collect", "https://www.beatport.com/chart/x/11"),
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -429,3 +515,38 @@ def test_cli_collects_with_a_progress_report_and_explains_failures(
     )
     assert blocked.returncode == 1
     assert "Failed:" in blocked.stderr and "BEATPORT_MODE=api" in blocked.stderr
+
+
+def test_cli_collects_a_genre_between_two_dates_in_api_mode(
+    tmp_path: Path, fake: FakeBeatport, process_env: dict[str, str]
+) -> None:
+    env = {
+        **process_env,
+        "BEATPORT_MODE": "api",
+        "BEATPORT_API_URL": fake.api_url,
+        "BEATPORT_TOKEN": API_TOKEN,
+        "BEATPORT_MIN_INTERVAL": "0",
+    }
+    dates = ("--from", "2026-01-10", "--to", "2026-01-20")
+    unknown = subprocess.run(
+        crate_command("collect", "--genre", "4242", *dates),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+    assert "no genre with the id 4242" in unknown.stderr
+    assert "6 Techno (Peak Time / Driving)" in unknown.stderr  # the genres it can pick
+    done = subprocess.run(
+        crate_command("collect", "--genre", "5", *dates, "--wait"),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    expected = fake.track_ids("genre_dates", 5, (date(2026, 1, 10), date(2026, 1, 20))) or []
+    assert f"Done ({len(expected)} new" in done.stdout

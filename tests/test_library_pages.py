@@ -111,6 +111,29 @@ async def test_a_name_means_those_called_so_before_those_starting_so(live_app: L
     assert titles(await get(live_app, f"/artists/{ann}?label=Drumcode")) == []
 
 
+async def test_typed_names_forgive_accents_case_and_punctuation(live_app: LiveApp) -> None:
+    objects = [
+        beatport_track(1, "Rue", artists=[person(11, "Âme")], label_obj=label(21, "Innervisions")),
+        beatport_track(2, "Sun", artists=[person(12, "Kölsch")], label_obj=label(22, "Kompakt")),
+        beatport_track(
+            3, "Tide", artists=[person(13, "Röyksopp")], label_obj=label(23, "Dog Triumph")
+        ),
+        beatport_track(4, "Ode", artists=[person(14, "Sigur Rós")], label_obj=label(24, "K.R.")),
+    ]
+    await store_library(objects)
+    typed_names = [
+        ("ame", "Rue"), ("kolsch", "Sun"), ("KÖLSCH", "Sun"), ("royksopp", "Tide"),
+        ("sigur ros", "Ode"), ("Sigur Rós", "Ode"),
+    ]  # fmt: skip
+    for typed, title in typed_names:
+        assert titles(await get(live_app, f"/tracks?artist={typed}")) == [title], typed
+    assert titles(await get(live_app, "/tracks?label=kr")) == ["Ode"]  # K.R.
+    html = await get(live_app, "/tracks/names?artist=kol", headers=HTMX)
+    assert [o["value"] for o in page_of(html).select("option")] == ["Kölsch"]
+    html = await get(live_app, "/tracks/names?artist=sigur%20r", headers=HTMX)
+    assert [o["value"] for o in page_of(html).select("option")] == ["Sigur Rós"]
+
+
 async def test_a_typed_artist_name_filters_tracks_and_remixes(
     live_app: LiveApp, library: Library
 ) -> None:

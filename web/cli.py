@@ -106,19 +106,33 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int) -> Non
     """Serve the web UI (and run jobs in-process when REDIS_URL is unset)."""
     import uvicorn
 
+    from web.listening import accepts, when_accepting
+
     settings = load_settings()
     host = host or settings.host
     port = port or settings.port
     check_exposure(host, settings)
     if workers > 1 and not settings.redis_url:
         fail("Several web processes need REDIS_URL: in-process jobs live in one process.")
-    output = run_with_database(settings, db.migrate, migrated=False)
-    if "Running" in output:
-        click.echo("Database migrated.")
-    click.echo(
+    if accepts(host, port):
+        fail(
+            f"Another program already listens on port {port} of {host}: stop it, or choose "
+            "another port with --port or CRATE_PORT."
+        )
+
+    async def migrate() -> None:
+        if await db.pending_migrations():
+            click.echo("Migrating the database…")
+        await db.migrate()
+
+    run_with_database(settings, migrate, migrated=False)
+    click.echo("Database up to date.")
+    # Said only once the server accepts connections: a script may connect when it reads it.
+    address = (
         f"Crate on http://{host}:{port}/ (database: {settings.engine}, "
         f"jobs: {'Redis' if settings.redis_url else 'in-process'})"
     )
+    when_accepting(host, port, lambda: click.echo(address))
     uvicorn.run(
         "web.app:create_app",
         factory=True,
@@ -290,7 +304,7 @@ def cancel(task_id: str) -> None:
 
 @main.command()
 @click.argument("url", required=False)
-@click.option("--genre", help="A Beatport genre id, with --from and --to.")
+@click.option("--genre", help="A Beatport genre id, with --from and --to (API mode only).")
 @click.option("--from", "date_from", help="First publish date, YYYY-MM-DD.")
 @click.option("--to", "date_to", help="Last publish date, YYYY-MM-DD.")
 @click.option("--max-pages", help="Stop after this many pages (default 100, at most 300).")
@@ -305,17 +319,35 @@ def collect(
 ) -> None:
     """Collect a Beatport link (chart, top 100, release, track, label or artist tracks),
     or a genre's releases between two dates."""
+    from services import genres
     from services.collect_request import parse_collect_request
     from services.errors import InvalidRequest
     from tasks.collection import COLLECT_KIND
 
     settings = load_settings()
+    mode = settings.effective_beatport_mode
+    known = None
+    if genre and mode == "api" and not url:  # the genres Beatport has, from the library too
+
+        async def read_genres() -> dict[int, str]:
+            return genres.names(await genres.choices())
+
+        known = run_with_database(settings, read_genres)
     try:
         request = parse_collect_request(
-            url=url, genre=genre, date_from=date_from, date_to=date_to, max_pages=max_pages
+            url=url,
+            genre=genre,
+            date_from=date_from,
+            date_to=date_to,
+            max_pages=max_pages,
+            mode=mode,
+            genres=known,
         )
     except InvalidRequest as exc:
-        fail(" ".join(exc.errors.values()), 2)
+        words = " ".join(exc.errors.values())
+        if known and "genre" in exc.errors:  # the list the form would show
+            words += "\nGenres: " + ", ".join(f"{n} {name}" for n, name in sorted(known.items()))
+        fail(words, 2)
     run_job(settings, COLLECT_KIND, request.to_params(), wait=wait)
 
 
@@ -362,15 +394,39 @@ def run_job(settings: Settings, kind: str, params: dict[str, Any], *, wait: bool
             if not (wait or in_process):
                 click.echo("Queued. `crate jobs` shows how it is going.")
                 return 0
-            return await follow(broker, task_id)
+            finish = (lambda: finish_here(broker, task_id)) if in_process else None
+            return await follow(broker, task_id, finish=finish)
         finally:
             await broker.shutdown()
+
+    async def finish_here(broker: Any, task_id: str) -> None:
+        """The job ran in this process: let what follows its ending (new tracks entering
+        the search index) finish before the command exits and cuts it off. The run that
+        ended the job is over once its result, a final snapshot, is stored."""
+        from services import search_index
+
+        pending = await search_index.pending()
+        if pending:
+            click.echo(f"Adding {pending:,} tracks to the search index…", err=True)
+        backend = broker.result_backend
+        # (Taskiq's in-memory broker keeps its running tasks in `_running_tasks`: when none
+        # is left, nothing more will come.)
+        while broker._running_tasks:
+            if await backend.is_result_ready(task_id):
+                result = await backend.get_result(task_id)
+                value = result.return_value if isinstance(result.return_value, dict) else {}
+                if result.is_err or value.get("state") in jobs.FINAL_STATES:
+                    return
+            await asyncio.sleep(0.05)
 
     sys.exit(run_with_database(settings, work, redis=not in_process))
 
 
-async def follow(broker: Any, task_id: str) -> int:
-    """Show a job's progress until it ends; return the exit code (0 only when it succeeded)."""
+async def follow(
+    broker: Any, task_id: str, *, finish: Callable[[], Awaitable[None]] | None = None
+) -> int:
+    """Show a job's progress until it ends, then `finish` (when given) before saying how it
+    ended; return the exit code (0 only when it succeeded)."""
     from redis.exceptions import RedisError
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -419,6 +475,8 @@ async def follow(broker: Any, task_id: str) -> int:
             if snapshot.state in jobs.FINAL_STATES:
                 break
             await asyncio.sleep(0.25)
+    if finish is not None:
+        await finish()
     counts = snapshot.counts_in_words
     if snapshot.state == "succeeded":
         click.echo(f"Done{f' ({counts})' if counts else ''}.")

@@ -19,7 +19,7 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 from taskiq import AsyncBroker
 
-from services import jobs, library_stats
+from services import genres, jobs, library_stats
 from services.collect_request import parse_collect_request
 from services.enrich_request import parse_enrich_request
 from services.errors import InvalidRequest
@@ -69,7 +69,12 @@ COLLECT_BODY = Schema(
             OpenAPIType.STRING,
             max_length=MAX_FIELD_LENGTH,
         ),
-        "genre": _field("A Beatport genre id.", OpenAPIType.INTEGER, OpenAPIType.STRING),
+        "genre": _field(
+            "A Beatport genre id (API mode only: the public pages cannot list a genre's "
+            "releases by date).",
+            OpenAPIType.INTEGER,
+            OpenAPIType.STRING,
+        ),
         "date_from": _field("First publish date.", OpenAPIType.STRING, format="date"),
         "date_to": _field("Last publish date.", OpenAPIType.STRING, format="date"),
         "max_pages": _field(
@@ -106,9 +111,13 @@ JOB_RESPONSES = {
 }
 
 
-async def form_context() -> dict[str, Any]:
-    """What both dashboard form panels need besides values and errors."""
-    return {"genres": await library_stats.genre_choices()}
+async def form_context(settings: Settings) -> dict[str, Any]:
+    """What both dashboard form panels need besides values and errors: the genres to pick
+    from, and whether this Beatport mode can collect a genre between two dates."""
+    return {
+        "genres": await genres.choices(),
+        "genre_dates_in_web_mode": settings.effective_beatport_mode == "web",
+    }
 
 
 class CollectController(Controller):
@@ -124,9 +133,13 @@ class CollectController(Controller):
         responses=JOB_RESPONSES,
     )
     async def collect_beatport(
-        self, request: HTMXRequest, broker: NamedDependency[AsyncBroker]
+        self,
+        request: HTMXRequest,
+        broker: NamedDependency[AsyncBroker],
+        settings: NamedDependency[Settings],
     ) -> Response[Any]:
-        """Collect a Beatport link, or a genre's releases between two dates."""
+        """Collect a Beatport link, or a genre's releases between two dates (API mode)."""
+        known = genres.names(await genres.choices())
 
         def build(fields: dict[str, str]) -> dict[str, Any]:
             return parse_collect_request(
@@ -135,9 +148,11 @@ class CollectController(Controller):
                 date_from=fields.get("date_from"),
                 date_to=fields.get("date_to"),
                 max_pages=fields.get("max_pages"),
+                mode=settings.effective_beatport_mode,
+                genres=known,
             ).to_params()
 
-        return await start_job(request, broker, COLLECT_KIND, build)
+        return await start_job(request, broker, settings, COLLECT_KIND, build)
 
     @post(
         "/spotify/enrich",
@@ -168,12 +183,13 @@ class CollectController(Controller):
                 job_task_id=fields.get("job") or None,
             ).to_params()
 
-        return await start_job(request, broker, ENRICH_KIND, build)
+        return await start_job(request, broker, settings, ENRICH_KIND, build)
 
 
 async def start_job(
     request: HTMXRequest,
     broker: AsyncBroker,
+    settings: Settings,
     kind: str,
     build: Callable[[dict[str, str]], dict[str, Any]],
 ) -> Response[Any]:
@@ -189,11 +205,11 @@ async def start_job(
             raise InvalidRequest(too_long)
         params = build(fields)
     except InvalidRequest as exc:
-        return await answer_error(request, kind, fields, exc.errors, 422)
+        return await answer_error(request, settings, kind, fields, exc.errors, 422)
     try:
         task_id = await job_tasks.enqueue(broker, kind, params)
     except job_tasks.QueueUnavailable as exc:
-        return await answer_error(request, kind, fields, {"queue": str(exc)}, 503)
+        return await answer_error(request, settings, kind, fields, {"queue": str(exc)}, 503)
     match wanted(request):
         case "json":
             status_url = request.app.route_reverse("task_status", task_id=task_id)
@@ -201,7 +217,12 @@ async def start_job(
         case "fragment":
             row = await jobs.get(task_id)
             started = {**row, "snapshot": jobs.snapshot_of(row)}
-            context = {"values": {}, "errors": {}, "started": started, **await form_context()}
+            context = {
+                "values": {},
+                "errors": {},
+                "started": started,
+                **await form_context(settings),
+            }
             return Template(PANELS[kind], context=context, status_code=200)
         case "page":
             return Redirect(path="/", status_code=303)
@@ -209,6 +230,7 @@ async def start_job(
 
 async def answer_error(
     request: HTMXRequest,
+    settings: Settings,
     kind: str,
     fields: dict[str, str],
     errors: dict[str, str],
@@ -219,7 +241,7 @@ async def answer_error(
     if answer == "json":
         return invalid_answer(errors, status_code=status_code)
     values = {k: v[:MAX_FIELD_LENGTH] for k, v in fields.items()}
-    panel = {"values": values, "errors": errors, "started": None, **await form_context()}
+    panel = {"values": values, "errors": errors, "started": None, **await form_context(settings)}
     if answer == "fragment":
         return Template(PANELS[kind], context=panel, status_code=status_code)
     recent = await jobs.recent(10)
@@ -230,7 +252,7 @@ async def answer_error(
         context={
             "totals": await library_stats.library_totals(),
             "jobs": [{**row, "snapshot": jobs.snapshot_of(row)} for row in recent],
-            **await form_context(),
+            **await form_context(settings),
             **forms,
         },
         status_code=status_code,

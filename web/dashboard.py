@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Template
 
 from services import jobs, library_stats
+from services.settings import Settings
 from web import charts
+from web.collect import form_context
 
 JOBS_PER_PAGE = 50
 
@@ -16,7 +19,7 @@ class DashboardController(Controller):
     """`/` and `/jobs`."""
 
     @get("/", name="dashboard")
-    async def index(self) -> Template:
+    async def index(self, settings: NamedDependency[Settings]) -> Template:
         """Library totals and pictures, recent jobs with live badges."""
         totals = await library_stats.library_totals()
         recent = await jobs.recent(10)
@@ -26,7 +29,7 @@ class DashboardController(Controller):
             context={
                 "totals": totals,
                 "jobs": [with_snapshot(row) for row in recent],
-                "genres": await library_stats.genre_choices(),
+                **await form_context(settings),
                 "pictures": charts.pictures(stats) if stats else None,
             },
         )

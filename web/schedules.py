@@ -6,14 +6,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Redirect, Template
 
-from services import library_stats, schedules
+from services import genres, jobs, schedules
 from services.errors import InvalidRequest
+from services.settings import Settings
 from services.tables import Schedule
 from web.collect import FormErrors
 from web.paths import NOT_FOUND, RowId, existing
@@ -39,7 +41,9 @@ SCHEDULE_BODY = Schema(
         "name": _field("What to call it.", OpenAPIType.STRING),
         "cron": _field("When, as a cron expression (e.g. `0 6 * * 1`).", OpenAPIType.STRING),
         "url": _field("A Beatport link to collect.", OpenAPIType.STRING),
-        "genre": _field("A Beatport genre id.", OpenAPIType.INTEGER, OpenAPIType.STRING),
+        "genre": _field(
+            "A Beatport genre id (API mode only).", OpenAPIType.INTEGER, OpenAPIType.STRING
+        ),
         "days": _field(
             "With a genre: the last so many days.", OpenAPIType.INTEGER, OpenAPIType.STRING
         ),
@@ -59,13 +63,17 @@ CREATE_RESPONSES = {
 }
 
 
-async def page_context(values: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
-    """The Schedules page: every schedule, the genres seen so far, the form's state."""
-    genres = await library_stats.genre_choices()
+async def page_context(
+    settings: Settings, values: dict[str, str], errors: dict[str, str]
+) -> dict[str, Any]:
+    """The Schedules page: every schedule (in words, with its next and last run), the
+    genres to pick from, the form's state."""
+    choices = await genres.choices()
     return {
-        "schedules": await schedules.all_schedules(),
-        "genres": genres,
-        "genre_names": {genre["beatport_id"]: genre["name"] for genre in genres},
+        "schedules": await schedules.all_schedules(jobs.now()),
+        "genres": choices,
+        "genre_names": genres.names(choices),
+        "genre_dates_in_web_mode": settings.effective_beatport_mode == "web",
         "values": values,
         "errors": errors,
     }
@@ -77,9 +85,9 @@ class SchedulesController(Controller):
     path = "/schedules"
 
     @get("/", name="schedules")
-    async def index(self) -> Template:
+    async def index(self, settings: NamedDependency[Settings]) -> Template:
         """Every schedule and the form to add one."""
-        return Template("schedules.html", context=await page_context({}, {}))
+        return Template("schedules.html", context=await page_context(settings, {}, {}))
 
     @post(
         "/",
@@ -88,7 +96,9 @@ class SchedulesController(Controller):
         operation_class=json_body_operation(SCHEDULE_BODY, "Also accepted as a form post."),
         responses=CREATE_RESPONSES,
     )
-    async def create(self, request: HTMXRequest) -> Response[Any]:
+    async def create(
+        self, request: HTMXRequest, settings: NamedDependency[Settings]
+    ) -> Response[Any]:
         """Add a schedule; errors come back in words, at the form or as 422 JSON."""
         fields = await read_fields(request)
         try:
@@ -100,6 +110,8 @@ class SchedulesController(Controller):
                 days=fields.get("days"),
                 max_pages=fields.get("max_pages"),
                 enrich_after=fields.get("enrich_after"),
+                mode=settings.effective_beatport_mode,
+                genres=genres.names(await genres.choices()),
             )
         except InvalidRequest as exc:
             if wanted(request) == "json":
@@ -107,7 +119,9 @@ class SchedulesController(Controller):
             # The form is a plain post (no htmx): the whole page, the errors at their fields.
             values = {k: v[:MAX_FIELD_LENGTH] for k, v in fields.items()}
             return Template(
-                "schedules.html", context=await page_context(values, exc.errors), status_code=422
+                "schedules.html",
+                context=await page_context(settings, values, exc.errors),
+                status_code=422,
             )
         schedule_id = await schedules.create(form)
         if wanted(request) == "json":

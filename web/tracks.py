@@ -161,11 +161,14 @@ def list_response(
     if answer == "fragment":
         # The server names the URL to push, so empty form fields never clutter it.
         url = f"{base}?{query}" if query else base
+        # Already there (a change and a pause in typing asked for the same filter): no
+        # second history entry for one state, so Back goes to the filter before it.
+        here = request.htmx.current_url_abs_path if request.htmx else None
         return HTMXTemplate(
             template_name="tracks/_results.html",
             context=context,
             status_code=status,
-            push_url=url,
+            push_url=False if here == url else url,
         )
     return Template("tracks/index.html", context=context, status_code=status)
 

@@ -18,19 +18,20 @@ BROWSER_USER_AGENT: Final = (
     "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 )
 WEB_PER_PAGE: Final = 100
-WEB_GENRE_DATES_PER_PAGE: Final = 50
+# Beatport's public pages list a genre's Top 100 and Hype 100, not its releases by date:
+# only the v4 API can (services.beatport.api_mode), so web mode refuses before any request.
+NO_GENRE_DATES_IN_WEB_MODE: Final = (
+    "Beatport's public pages cannot list a genre's releases between two dates, and Crate "
+    "reads the public pages now (web mode). Use API mode for this: set BEATPORT_TOKEN (or "
+    "BEATPORT_USERNAME and BEATPORT_PASSWORD) and BEATPORT_MODE=api, then restart Crate. "
+    "Or paste the genre's Top 100 link instead."
+)
 
 
 def web_params(target: Target, page: int, per_page: int | None = None) -> dict[str, str]:
     """The query string asking for page `page` of `target` (`per_page`: the site's default)."""
     if target.kind in SINGLE_PAGE_KINDS:
         return {}
-    if target.kind == "genre_dates":
-        return {
-            "publish_date": f"{target.date_from}:{target.date_to}",
-            "page": str(page),
-            "per_page": str(per_page or WEB_GENRE_DATES_PER_PAGE),
-        }
     return {"page": str(page), "per_page": str(per_page or WEB_PER_PAGE)}
 
 
@@ -45,6 +46,8 @@ class WebMode:
     async def fetch(self, target: Target, page: int) -> TrackList:
         """Page `page` (from 1) of `target`; raises BeatportError with a reason in words."""
         what = target.short()
+        if target.kind == "genre_dates":
+            raise self._wire.error(BeatportError, NO_GENRE_DATES_IN_WEB_MODE)
         asked = web_params(target, page, self._per_page)
         response = await self._wire.send(
             "GET",

@@ -1,8 +1,10 @@
 """Typed label and artist names, and releases in tracklist order.
 
 `label.name_key` and `artist.name_key` hold each name as services.names compares a typed
-one, indexed (byte order, so a prefix is a range of the index): the tracks list's label
-and artist fields look names up and suggest them from there. `track.track_number` is a
+one, folded as the search text is, indexed (byte order, so a prefix is a range of the
+index): the tracks list's label and artist fields look names up and suggest them from
+there. The fold is the frozen copy of the 2026-12-07T19:00 migration (the one that folded
+today's search text): a migration does the same thing in a year as today. `track.track_number` is a
 track's place on its release: Beatport's `number` where a page carried it, else its place
 in a release collection's list.
 """
@@ -16,7 +18,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 from piccolo.querystring import QueryString
 
-from services.names import name_key
+from services.piccolo_migrations.crate_2026_12_07t19_00_00_000000 import fold
 
 ID = "2026-12-07T20:00:00:000000"
 VERSION = "1.38.0"
@@ -49,7 +51,7 @@ async def _fill_keys(engine: Any, table: str) -> None:
         if not rows:
             return
         values = ", ".join("(CAST({} AS INTEGER), CAST({} AS TEXT))" for _ in rows)
-        args = [arg for row in rows for arg in (int(row["id"]), name_key(str(row["name"])))]
+        args = [arg for row in rows for arg in (int(row["id"]), fold(str(row["name"])))]
         await engine.run_querystring(
             QueryString(
                 f"UPDATE {table} SET name_key = v.k FROM (VALUES {values}) AS v(i, k)"
