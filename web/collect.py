@@ -82,9 +82,7 @@ COLLECT_BODY = Schema(
 ENRICH_BODY = Schema(
     type=OpenAPIType.OBJECT,
     properties={
-        "limit": _field(
-            "Enrich at most this many tracks.", OpenAPIType.INTEGER, OpenAPIType.STRING
-        ),
+        "limit": _field("Match at most this many tracks.", OpenAPIType.INTEGER, OpenAPIType.STRING),
         "retry_not_found": _field(
             "Also search tracks not found before.", OpenAPIType.BOOLEAN, OpenAPIType.STRING
         ),
@@ -201,7 +199,9 @@ async def start_job(
         case "fragment":
             row = await jobs.get(task_id)
             started = {**row, "snapshot": jobs.snapshot_of(row)}
-            context = {"values": {}, "errors": {}, "started": started, **await form_context()}
+            # The fields keep what was asked: the link stays in its field, whatever happens.
+            values = {k: v[:MAX_FIELD_LENGTH] for k, v in fields.items()}
+            context = {"values": values, "errors": {}, "started": started, **await form_context()}
             return Template(PANELS[kind], context=context, status_code=200)
         case "page":
             return Redirect(path="/", status_code=303)
