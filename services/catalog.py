@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Final, NamedTuple
 
-from services import db, names
+from services import db, name_keys
 from services.errors import InvalidRequest
 from services.sql_dialect import Plan, dialect_of, number, sql
 from services.track_display import shown_mix, thumbnail
@@ -316,7 +316,7 @@ def _read_rows(rows: list[dict[str, Any]]) -> list[TrackRow]:
 
 async def suggest_names(kind: str, text: str) -> list[str]:
     """Up to SUGGESTIONS names of labels or artists (`kind`) starting with what was typed."""
-    query = names.suggestions(kind, text, SUGGESTIONS * 2)
+    query = name_keys.suggestions(kind, text, SUGGESTIONS * 2)
     if query is None:
         return []
     found = (await db.database().read(query))[0]

@@ -10,7 +10,7 @@ Words are searched anywhere inside the folded text, so joining at punctuation ma
 spelling find the others: `aha`, `a-ha` and `a ha` (its word `ha`) all find A-Ha.
 
 The stored `track.search_text` holds folded text (services.track_store), and so do the
-labels' and artists' `name_key` (services.names), so a change to what `fold` does needs a
+labels' and artists' `name_key` (services.name_keys), so a change to what `fold` does needs a
 migration re-folding every track, label and artist; the newest such migration
 keeps a frozen copy of `fold`, and tests/test_folding.py checks the two agree.
 """

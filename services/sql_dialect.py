@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Final
 
 from piccolo.querystring import QueryString
 
-from services.names import artist_credits
+from services.name_keys import artist_credits
 from services.track_filter import COUNT_CAP, POSITION_SORT, TrackFilter
 
 # Past this many tracks in a set filter (search matches, an artist's credits, a job's

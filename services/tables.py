@@ -40,7 +40,7 @@ class Label(Table):
 
     beatport_id = Integer(unique=True)
     name = Varchar(length=400, index=True)
-    # The name as services.names compares typed names; indexed (label_name_key).
+    # The name as services.name_keys compares typed names; indexed (label_name_key).
     name_key = Text(default="")
     slug = Varchar(length=400, default="")
     image_url = Text(null=True, default=None)
@@ -51,7 +51,7 @@ class Artist(Table):
 
     beatport_id = Integer(unique=True)
     name = Varchar(length=400, index=True)
-    # The name as services.names compares typed names; indexed (artist_name_key).
+    # The name as services.name_keys compares typed names; indexed (artist_name_key).
     name_key = Text(default="")
     slug = Varchar(length=400, default="")
     image_url = Text(null=True, default=None)

@@ -87,7 +87,7 @@ class TrackFilter:
     sort: str = "newest"
     page: int = 1
     # A typed label or artist name (when `label` / `artist` is not an id): the ones called
-    # that, or else the ones whose name starts with it (services.names).
+    # that, or else the ones whose name starts with it (services.name_keys).
     label_name: str = ""
     artist_name: str = ""
 

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from piccolo.querystring import QueryString
 
-from services.names import artist_credits, first_named, named
+from services.name_keys import artist_credits, first_named, named
 from services.sql_dialect import Dialect, Plan, joined, number, sql
 from services.track_filter import POSITION_SORT, TRACKLIST_SORT, TrackFilter, is_camelot_key
 

@@ -20,7 +20,7 @@ from services import db, jobs
 from services.beatport.tracks import BeatportTrack, Ref
 from services.bulk import Bulk
 from services.folding import fold
-from services.names import name_key
+from services.name_keys import name_key
 
 
 @dataclass(slots=True)

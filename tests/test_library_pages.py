@@ -18,7 +18,7 @@ from piccolo.engine import engine_finder
 
 from services.beatport.pages import find_tracks
 from services.beatport.tracks import parse_track, track_list
-from services.names import name_key
+from services.name_keys import name_key
 from services.tables import Artist, Label, Track
 from services.track_store import CollectCounts, store_tracks
 from tests.conftest import LiveApp

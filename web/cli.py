@@ -352,7 +352,7 @@ def collect(
 
 
 @main.command()
-@click.option("--limit", help="Enrich at most this many tracks.")
+@click.option("--limit", help="Match at most this many tracks.")
 @click.option("--retry-not-found", is_flag=True, help="Also search tracks not found before.")
 @click.option("--job", "job_task_id", help="Only the tracks this collection job saw.")
 @click.option("--wait", is_flag=True, help="Follow the job with a progress bar until it ends.")
@@ -461,7 +461,7 @@ async def follow(
                 await asyncio.sleep(1.0)
                 continue
             said_away = ""
-            description: str = snapshot.state
+            description = snapshot.state_word
             if snapshot.phase and snapshot.state in ("running", "waiting"):
                 description += f" · {snapshot.phase}"
             if snapshot.state == "waiting" and snapshot.retry_at:
@@ -484,19 +484,14 @@ async def follow(
     if snapshot.state == "cancelled":
         click.echo(f"Cancelled{f' (kept: {counts})' if counts else ''}.", err=True)
         return 1
-    click.secho(f"Failed: {snapshot.error}", fg="red", err=True)
+    words = snapshot.in_words()  # "failed on page 2 of 3: 100 tracks kept. The reason"
+    click.secho(words[:1].upper() + words[1:], fg="red", err=True)
     return 1
 
 
 def describe_job(row: dict[str, Any]) -> str:
-    """One line for `crate jobs`."""
+    """One line for `crate jobs`: when it was asked for, its name ("Label Sonar & Licht /
+    Digital"), how it stands, as its badge says it, and its id (for `crate jobs cancel`)."""
     snapshot = jobs.snapshot_of(row)
     created = row["created_at"].astimezone().strftime("%Y-%m-%d %H:%M")
-    text = f"{row['task_id']}  {created}  {jobs.job_title(row['kind']):<19} {snapshot.state}"
-    if snapshot.total:
-        text += f" {snapshot.done}/{snapshot.total}"
-    if snapshot.counts:
-        text += f" ({snapshot.counts_in_words})"
-    if snapshot.error:
-        text += f": {snapshot.error}"
-    return text
+    return f"{created}  {jobs.job_name(row)}: {snapshot.in_words()}  [{row['task_id']}]"

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from litestar.plugins.jinja import JinjaTemplateEngine
 
-from services.jobs import job_title
+from services.jobs import job_name, job_title, state_word
 from services.track_display import minutes_seconds
 
 
@@ -30,5 +30,10 @@ def duration(milliseconds: int | None) -> str:
 def configure(engine: JinjaTemplateEngine) -> None:
     """Register Crate's filters on the Jinja environment."""
     engine.engine.filters.update(
-        local_time=local_time, thousands=thousands, duration=duration, job_title=job_title
+        local_time=local_time,
+        thousands=thousands,
+        duration=duration,
+        job_title=job_title,
+        job_name=job_name,
+        state_word=state_word,
     )

@@ -84,6 +84,8 @@ class TrackList:
     page: int | None = None
     total_pages: int | None = None
     has_next: bool = False
+    # What the list is of, as Beatport names it ("Sonar & Licht / Digital"), when it says.
+    name: str | None = None
 
 
 def as_mapping(value: object) -> Mapping[str, Any] | None:

@@ -1,6 +1,6 @@
 """Typed label and artist names, and releases in tracklist order.
 
-`label.name_key` and `artist.name_key` hold each name as services.names compares a typed
+`label.name_key` and `artist.name_key` hold each name as services.name_keys compares a typed
 one, folded as the search text is, indexed (byte order, so a prefix is a range of the
 index): the tracks list's label and artist fields look names up and suggest them from
 there. The fold is the frozen copy of the 2026-12-07T19:00 migration (the one that folded

@@ -35,7 +35,7 @@ def prefix_bounds(key: str) -> tuple[str, str]:
 
 def named(table: str, text: str) -> QueryString:
     """The ids of the labels or artists (`table`) a typed name means: those called that
-    (services.names.name_key), or when none is, those whose name starts with it."""
+    (services.name_keys.name_key), or when none is, those whose name starts with it."""
     key = name_key(text)
     if not key:
         return QueryString(f"SELECT x.id FROM {table} x WHERE 1 = 0")
