@@ -12,17 +12,19 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Final, NamedTuple
 
-from services import db
+from services import db, name_keys
 from services.errors import InvalidRequest
 from services.sql_dialect import Plan, dialect_of, number, sql
+from services.track_display import shown_mix, thumbnail
 from services.track_filter import COUNT_CAP, FILTER_FIELDS, TrackFilter, parse_filter
 from services.track_queries import rows_query, summary_query
 
 PER_PAGE: Final = 50
+SUGGESTIONS: Final = 12
 BEATPORT_WEB: Final = "https://www.beatport.com"
 # The Camelot wheel with Beatport's key names.
 CAMELOT: Final = [
@@ -65,6 +67,28 @@ class TrackRow:
     artwork_url: str | None
     artists: list[Ref] = field(default_factory=list)
     remixers: list[Ref] = field(default_factory=list)
+    position: int | None = None  # chart position or track number, in those orders
+
+    @property
+    def mix(self) -> str:
+        """The mix name to show after the title (see `shown_mix`)."""
+        return shown_mix(self.title, self.mix_name)
+
+    @property
+    def thumbnail_url(self) -> str | None:
+        """The release artwork, small."""
+        return thumbnail(self.artwork_url)
+
+
+@dataclass(frozen=True, slots=True)
+class ArtistStats:
+    """An artist's tracks in the library, in figures."""
+
+    tracks: int
+    releases: int
+    labels: int
+    bpm_low: int | None
+    bpm_high: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +102,7 @@ class Entity:
     parent: Ref | None = None  # a release's label
     params: dict[str, Any] = field(default_factory=dict)  # a job's parameters
     beatport_url: str | None = None
+    stats: ArtistStats | None = None  # an artist's page
 
 
 @dataclass(slots=True)
@@ -137,7 +162,8 @@ async def browse_tracks(
     """One page of tracks under the filter in `params`, with its (capped) count.
 
     `fixed` is what the path decides (`{"label": 5}` on a label's page); None is returned
-    when that artist, label or release does not exist. Invalid values come back as
+    when that artist, label or release does not exist; an artist's page (a full one, with
+    `choices`) also reads the artist's figures. Invalid values come back as
     `errors`, with no rows. `choices` adds the genres the filter form offers. At most
     three queries; the count and the rows run together (in one read transaction on
     SQLite, side by side on PostgreSQL).
@@ -154,11 +180,17 @@ async def browse_tracks(
         if any(name not in entities for name in fixed or {}):
             return None
         return TrackPage(None, values, exc.errors, genres=genres, entities=entities)
-    named = {
+    named: dict[str, int | str] = {
         name: value
         for name in ("label", "artist", "release")
         if (value := getattr(track_filter, name)) is not None
     }
+    named.update(
+        (name, text)
+        for name in ("label", "artist")
+        if name not in named and (text := getattr(track_filter, f"{name}_name"))
+    )
+    stats = (fixed or {}).get("artist") if choices else None
     plan = Plan()
     plan_query = dialect.plan_query(track_filter)
     if plan_query is not None:
@@ -170,7 +202,7 @@ async def browse_tracks(
         offset=(track_filter.page - 1) * per_page,
         walk_sets=plan.walk_rows,
     )
-    summary = summary_query(track_filter, named, dialect, choices=choices, plan=plan)
+    summary = summary_query(track_filter, named, dialect, choices=choices, plan=plan, stats=stats)
     if summary is None:
         summary_rows, found_rows = [], (await database.read(rows))[0]
     else:
@@ -192,7 +224,7 @@ async def browse_tracks(
     )
     asked = [*named, *(["job"] if track_filter.job is not None else [])]
     page.errors = {
-        name: f"There is no {name} {getattr(track_filter, name)} in the library."
+        name: _missing(name, named.get(name, track_filter.job))
         for name in asked
         if name not in entities
     }
@@ -201,16 +233,32 @@ async def browse_tracks(
     return page
 
 
+def _missing(kind: str, value: object) -> str:
+    """Why a filter naming a label, artist, release or job shows nothing, in words."""
+    if isinstance(value, str) and kind in ("label", "artist"):
+        return f"No {kind} in the library is called “{value}”, nor has a name starting so."
+    return f"There is no {kind} {value} in the library."
+
+
 def _read_summary(
     rows: list[dict[str, Any]], total: int
 ) -> tuple[int, list[Ref], dict[str, Entity]]:
     """The count (`total` unless the rows hold one), genres and named things."""
     genres: list[Ref] = []
     entities: dict[str, Entity] = {}
+    stats: ArtistStats | None = None
     for row in rows:
         kind = row["kind"]
         if kind == "total":
             total = int(row["id"])
+        elif kind == "stats":
+            stats = ArtistStats(
+                int(row["id"]),
+                int(row["releases"]),
+                int(row["labels"]),
+                row["bpm_low"],
+                row["bpm_high"],
+            )
         elif kind == "genre":
             genres.append(Ref(int(row["id"]), str(row["name"])))
         elif kind == "job":
@@ -232,6 +280,8 @@ def _read_summary(
                 beatport_url=f"{BEATPORT_WEB}/{kind}/{row['slug'] or kind}/{row['beatport_id']}",
             )
     genres.sort(key=lambda genre: genre.name.lower())
+    if stats is not None and "artist" in entities:
+        entities["artist"] = replace(entities["artist"], stats=stats)
     return total, genres, entities
 
 
@@ -256,11 +306,21 @@ def _read_rows(rows: list[dict[str, Any]]) -> list[TrackRow]:
                 spotify=_spotify_state(row["spotify_id"], row["searched"]),
                 sample_url=row["sample_url"],
                 artwork_url=row["artwork_url"],
+                position=row["position"],
             )
         if row["credit_id"] is not None:
             credit = Ref(int(row["credit_id"]), str(row["credit_name"]))
             (track.remixers if row["credit_role"] == "remixer" else track.artists).append(credit)
     return list(tracks.values())
+
+
+async def suggest_names(kind: str, text: str) -> list[str]:
+    """Up to SUGGESTIONS names of labels or artists (`kind`) starting with what was typed."""
+    query = name_keys.suggestions(kind, text, SUGGESTIONS * 2)
+    if query is None:
+        return []
+    found = (await db.database().read(query))[0]
+    return list(dict.fromkeys(str(row["name"]) for row in found))[:SUGGESTIONS]
 
 
 # ---------------------------------------------------------------- one track
@@ -304,6 +364,7 @@ async def get_track(track_id: int) -> dict[str, Any] | None:
     ]
     track["spotify_state"] = _spotify_state(track["spotify_id"], track["spotify_searched_at"])
     track["beatport_url"] = beatport_url(track["slug"], track["beatport_id"])
+    track["mix"] = shown_mix(track["title"], track["mix_name"] or "", original=True)
     return track
 
 

@@ -5,6 +5,10 @@ finds by Beatport id (services.track_store), so running the same collection twic
 no rows. Each page is written in one transaction with its checkpoint, under the run's
 claim on its job, so a job that is redelivered after a crash resumes at the next page
 instead of starting over. What to collect is read by services.collect_request.
+
+The job's name (its parameters' `label`) starts as the words of the link and becomes
+Beatport's own name for the thing once a page says it, written with that page. A page
+Beatport does not give fails the job in words saying where, and what was kept.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any, Protocol
 from services import db, jobs, search_index
 from services.beatport.targets import Target
 from services.beatport.tracks import TrackList
+from services.beatport.wire import BeatportError
 from services.bulk import Bulk
 from services.collect_request import CollectRequest
 from services.retry import Backoff
@@ -48,6 +53,9 @@ class CollectionService:
     # The run's claim on its job (services.jobs.claim): each page is stored only while the
     # job row still holds it, so a run that lost its job stores nothing more.
     claim: int | None = None
+    # The job's parameters: its name, in their `label`, is rewritten once Beatport names
+    # the list (None: a run outside any job, nothing to name).
+    params: dict[str, Any] | None = None
 
     async def collect(
         self,
@@ -72,11 +80,21 @@ class CollectionService:
         await self.progress.update(snapshot)
         pending: asyncio.Future[TrackList] | None = None
         indexed_at = counts.new
+        last_page: int | None = None
+        named = (self.params or {}).get("label")
         try:
             while page <= request.max_pages:
                 await self.progress.check_cancelled()
-                listing = await (pending or asyncio.ensure_future(source.fetch_page(target, page)))
+                try:
+                    listing = await (
+                        pending or asyncio.ensure_future(source.fetch_page(target, page))
+                    )
+                except BeatportError as exc:
+                    where = replace(snapshot, phase=failed_at(page, last_page, counts))
+                    raise jobs.JobFailed(str(exc), where) from exc
                 pending = None
+                name = target.title(listing.name) if listing.name else None
+                renamed = name if name is not None and name != named else None
                 more = listing.has_next and bool(listing.tracks) and page < request.max_pages
                 if more:
                     # Ask for the next page while this one is written, so the waits overlap.
@@ -88,7 +106,9 @@ class CollectionService:
                     page=page,
                     job_pk=job_pk,
                     ordered=target.ordered,
+                    renamed=renamed,
                 )
+                named = name or named
                 last_page = min(listing.total_pages or page, request.max_pages)
                 total = seen if not more else _expected_total(listing, request, seen)
                 snapshot = replace(
@@ -124,9 +144,13 @@ class CollectionService:
         page: int,
         job_pk: int | None,
         ordered: bool,
+        renamed: str | None = None,
     ) -> tuple[CollectCounts, int]:
-        """Store one page and its checkpoint in one transaction; retry a lost lock race."""
+        """Store one page and its checkpoint (and the job's new name) in one transaction;
+        retry a lost lock race."""
         after = seen + len(listing.tracks) + listing.skipped
+        named = "" if renamed is None or self.params is None else ", params = {}"
+        extra = [json.dumps({**self.params, "label": renamed})] if named and self.params else []
 
         async def write(bulk: Bulk) -> CollectCounts:
             trial = CollectCounts(**counts.as_dict())
@@ -136,13 +160,13 @@ class CollectionService:
                 # In the page's own transaction: stored pages and the checkpoint always
                 # agree, so a redelivered job resumes exactly after them.
                 mark = {"next_page": page + 1, "counts": trial.as_dict(), "seen": after}
+                update = "UPDATE job SET checkpoint = {}" + named + " WHERE id = {}"
                 if self.claim is None:
-                    await bulk.execute(
-                        "UPDATE job SET checkpoint = {} WHERE id = {}", json.dumps(mark), job_pk
-                    )
+                    await bulk.execute(update, json.dumps(mark), *extra, job_pk)
                 elif not await bulk.fetch(
-                    "UPDATE job SET checkpoint = {} WHERE id = {} AND claim = {} RETURNING id",
+                    update + " AND claim = {} RETURNING id",
                     json.dumps(mark),
+                    *extra,
                     job_pk,
                     self.claim,
                 ):
@@ -167,6 +191,17 @@ class CollectionService:
             return self.job_pk
         row = await Job.select(Job._meta.primary_key).where(Job.task_id == self.task_id).first()
         return int(row["id"]) if row else None
+
+
+def failed_at(page: int, last_page: int | None, counts: CollectCounts) -> str:
+    """Where a collection failed, in words that follow "failed": "on page 2 of 3: 100 tracks
+    kept" (the pages before it stay stored); "" when it failed at once (page 1, nothing)."""
+    kept = counts.new + counts.updated + counts.unchanged
+    if page == 1 and not kept:
+        return ""
+    of = f" of {last_page}" if last_page and last_page >= page else ""
+    words = f"{kept:,} track{'' if kept == 1 else 's'} kept" if kept else "nothing kept"
+    return f"on page {page}{of}: {words}"
 
 
 def _expected_total(listing: TrackList, request: CollectRequest, seen: int) -> int | None:

@@ -21,7 +21,7 @@ class EnrichRequest:
 
     def to_params(self) -> dict[str, Any]:
         """Job parameters (JSON-safe)."""
-        label = "Spotify enrichment"
+        label = "Match to Spotify"
         if self.retry_not_found:
             label += ", retrying not found"
         if self.limit:

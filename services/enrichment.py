@@ -337,7 +337,7 @@ class Enricher:
             if self.state.deferrals > MAX_DEFERRALS:
                 raise jobs.JobFailed(
                     f"Spotify kept asking Crate to wait ({MAX_DEFERRALS} long waits); "
-                    "tracks not yet searched stay unsearched. Start enrichment again later."
+                    "tracks not yet searched stay unsearched. Match to Spotify again later."
                 )
             await self.checkpoint(self.state.to_json())
             raise jobs.JobDeferred(until, self.snapshot)

@@ -2,6 +2,8 @@
 
 The rows come from `ordered_chunks`, the same filter and order (the same SQL) as the
 tracks list, so the file holds exactly what the list shows, however many tracks that is.
+The plain file is UTF-8 for scripts; the spreadsheet flavour (`excel`) starts with a
+byte order mark, so Excel reads it as UTF-8, and adds the length as m:ss.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from services import db
 from services.catalog import BEATPORT_WEB
 from services.sql_dialect import dialect_of, sql
 from services.tables import Track
+from services.track_display import minutes_seconds
 from services.track_filter import POSITION_SORT, TrackFilter
 from services.track_queries import ORDERS, ordered_ids, outer_order
 
@@ -49,6 +52,9 @@ CSV_COLUMNS: Final = (
     "spotify_url",
     "chart_position",
 )
+# The spreadsheet flavour's extra columns, after those.
+EXCEL_COLUMNS: Final = (*CSV_COLUMNS, "length")
+BYTE_ORDER_MARK: Final = "\ufeff"
 # Values come back as the driver reads them: dates as text, and integers as `x + 0`, an
 # expression, which SQLite hands over without running Piccolo's per-value converter
 # (a quarter of the export's time otherwise). Genre, sub-genre and label names come from
@@ -103,6 +109,15 @@ def _csv_row(row: Sequence[Any], names: Mapping[tuple[str, int], str]) -> tuple[
         _text(spotify_url),
         position[0] if position else None,
     )
+
+
+_LENGTH_MS: Final = CSV_COLUMNS.index("length_ms")
+
+
+def _with_length(cells: tuple[object, ...]) -> tuple[object, ...]:
+    """A row's cells with the length as m:ss after them (the spreadsheet flavour)."""
+    length_ms = cells[_LENGTH_MS]
+    return (*cells, minutes_seconds(length_ms if isinstance(length_ms, int) else None))
 
 
 async def ordered_chunks(
@@ -188,15 +203,19 @@ async def export_chunks(
         yield rows
 
 
-async def export_csv(track_filter: TrackFilter) -> AsyncIterator[str]:
-    """The filter's tracks as CSV text: the header row, then one chunk of rows at a time."""
+async def export_csv(track_filter: TrackFilter, *, excel: bool = False) -> AsyncIterator[str]:
+    """The filter's tracks as CSV text: the header row, then one chunk of rows at a time.
+    `excel`: a byte order mark first, and the length as m:ss in a last column."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
+    if excel:
+        buffer.write(BYTE_ORDER_MARK)
+    writer.writerow(EXCEL_COLUMNS if excel else CSV_COLUMNS)
     yield buffer.getvalue()
     names = await _names()
     async for rows in export_chunks(track_filter):
         buffer.seek(0)
         buffer.truncate()
-        writer.writerows(_csv_row(row, names) for row in rows)
+        cells = (_csv_row(row, names) for row in rows)
+        writer.writerows(map(_with_length, cells) if excel else cells)
         yield buffer.getvalue()

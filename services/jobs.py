@@ -6,8 +6,9 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Literal, Protocol
 
+from services import job_words
 from services.tables import Job
 
 JobState = Literal["queued", "running", "waiting", "succeeded", "failed", "cancelled"]
@@ -16,7 +17,16 @@ FINAL_STATES: tuple[JobState, ...] = ("succeeded", "failed", "cancelled")
 
 
 class JobFailed(Exception):
-    """Ends a job as failed; the message is shown to the user as the reason, word for word."""
+    """Ends a job as failed; the message is shown to the user as the reason, word for word.
+
+    `snapshot` says where the job stood: its `phase` then reads after the word "failed"
+    ("on page 2 of 3: 100 tracks kept"). Without one the job ends as it last reported,
+    with no phase.
+    """
+
+    def __init__(self, reason: str, snapshot: Snapshot | None = None) -> None:
+        super().__init__(reason)
+        self.snapshot = snapshot
 
 
 class JobCancelled(Exception):
@@ -95,29 +105,25 @@ class Snapshot:
         return min(100, math.floor(100 * self.done / self.total))
 
     @property
+    def state_word(self) -> str:
+        """What people call the state ("done" for succeeded), as badges and the CLI say it."""
+        return job_words.state_word(self.state)
+
+    @property
     def counts_in_words(self) -> str:
         """'300 new, 0 updated' / '12 matched by ISRC, 3 not found'; '' without counts."""
-        return ", ".join(
-            f"{n:,} {COUNT_WORDS.get(name) or name.replace('_', ' ')}"
-            for name, n in self.counts.items()
-        )
+        return job_words.counts_in_words(self.counts)
+
+    def in_words(self) -> str:
+        """The state in one line, as the badge says it (services.job_words.in_words)."""
+        return job_words.in_words(self)
 
 
-# What people call each kind of job (the kinds are the task names in the queue; a test
-# checks that every registered kind has a title here).
-JOB_TITLES: Final = {
-    "collect_bp_tracks_task": "Beatport collection",
-    "enrich_spotify_data_task": "Spotify matching",
-}
-
-
-def job_title(kind: str) -> str:
-    """'collect_bp_tracks_task' -> 'Beatport collection'; an unknown kind in words."""
-    return JOB_TITLES.get(kind) or kind.replace("_", " ").capitalize()
-
-
-# Count names that read badly with their underscores replaced.
-COUNT_WORDS: Final = {"matched_isrc": "matched by ISRC", "matched_text": "matched by text"}
+# The words for jobs live in services.job_words; these names are what callers use.
+JOB_TITLES = job_words.JOB_TITLES
+job_title = job_words.job_title
+job_name = job_words.job_name
+state_word = job_words.state_word
 
 
 class Progress(Protocol):

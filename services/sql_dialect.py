@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Final
 
 from piccolo.querystring import QueryString
 
+from services.name_keys import artist_credits
 from services.track_filter import COUNT_CAP, POSITION_SORT, TrackFilter
 
 # Past this many tracks in a set filter (search matches, an artist's credits, a job's
@@ -228,6 +229,13 @@ def _set_sizes(f: TrackFilter) -> dict[str, QueryString]:
         sizes["artist"] = sql(
             "(SELECT COUNT(*) FROM (SELECT DISTINCT track FROM track_artist"
             f" WHERE artist = {number(f.artist)} LIMIT {cap}) capped)"
+        )
+    elif f.artist_name:
+        credits = artist_credits(f)
+        assert credits is not None
+        sizes["artist"] = sql(
+            f"(SELECT COUNT(*) FROM (SELECT DISTINCT c.track FROM ({{}}) c LIMIT {cap}) capped)",
+            credits,
         )
     if f.job is not None and f.sort != POSITION_SORT:
         sizes["job"] = sql(

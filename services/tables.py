@@ -40,6 +40,8 @@ class Label(Table):
 
     beatport_id = Integer(unique=True)
     name = Varchar(length=400, index=True)
+    # The name as services.name_keys compares typed names; indexed (label_name_key).
+    name_key = Text(default="")
     slug = Varchar(length=400, default="")
     image_url = Text(null=True, default=None)
 
@@ -49,6 +51,8 @@ class Artist(Table):
 
     beatport_id = Integer(unique=True)
     name = Varchar(length=400, index=True)
+    # The name as services.name_keys compares typed names; indexed (artist_name_key).
+    name_key = Text(default="")
     slug = Varchar(length=400, default="")
     image_url = Text(null=True, default=None)
 
@@ -84,6 +88,7 @@ class Track(Table):
     sub_genre = ForeignKey(references=SubGenre, null=True, index=True, on_delete=OnDelete.set_null)
     label = ForeignKey(references=Label, null=True, on_delete=OnDelete.set_null)
     release = ForeignKey(references=Release, null=True, index=True, on_delete=OnDelete.set_null)
+    track_number = Integer(null=True, default=None)  # its place on the release
     catalog_number = Varchar(length=100, null=True, default=None)
     length_ms = Integer(null=True, default=None)
     publish_date = Date(null=True, default=None)

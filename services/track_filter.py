@@ -14,6 +14,7 @@ from datetime import date
 from typing import Any, Final
 from urllib.parse import urlencode
 
+from services import folding
 from services.errors import InvalidRequest
 from services.forms import whole_number, yes_no
 
@@ -35,6 +36,11 @@ SORTS: Final = {
     "label": "Label A–Z",
 }
 POSITION_SORT: Final = "position"
+# A release's tracks in tracklist order (the release's page, or `release=`).
+TRACKLIST_SORT: Final = "tracklist"
+# The filters that take a name a person types as well as an id.
+NAMED: Final = ("label", "artist")
+MAX_NAME_CHARS: Final = 200
 SPOTIFY_STATES: Final = {
     "matched": "On Spotify",
     "unmatched": "Not on Spotify (yet)",
@@ -80,11 +86,21 @@ class TrackFilter:
     job: str | None = None
     sort: str = "newest"
     page: int = 1
+    # A typed label or artist name (when `label` / `artist` is not an id): the ones called
+    # that, or else the ones whose name starts with it (services.name_keys).
+    label_name: str = ""
+    artist_name: str = ""
 
     @property
     def default_sort(self) -> str:
-        """Chart order for one job's tracks, newest first otherwise."""
-        return POSITION_SORT if self.job else "newest"
+        """Chart order for one job's tracks, tracklist order for a release's, newest first
+        otherwise."""
+        return default_sort(job=self.job, release=self.release)
+
+    @property
+    def numbered(self) -> bool:
+        """True when the order is a place in a list (chart position, track number)."""
+        return self.sort in (POSITION_SORT, TRACKLIST_SORT)
 
     @property
     def keys(self) -> list[str]:
@@ -99,6 +115,8 @@ class TrackFilter:
         out: list[tuple[str, str]] = []
         for name in FILTER_FIELDS:
             value = getattr(current, name)
+            if name in NAMED and value is None:
+                value = getattr(current, f"{name}_name")
             if name in without or value in (None, "", False):
                 continue
             if (name == "sort" and value == current.default_sort) or (
@@ -121,14 +139,37 @@ class TrackFilter:
 
     @property
     def words(self) -> list[str]:
-        """The searched words, lowercased like `search_text`; a single character would match
-        nearly every track (and cost a scan of them all), so it is left out."""
-        return [word for word in self.q.lower().split()[:MAX_QUERY_WORDS] if len(word) > 1]
+        """The searched words, folded like `search_text` (services.folding: no accents, case
+        or punctuation); a single character would match nearly every track (and cost a scan
+        of them all), so it is left out."""
+        return [word for word in folding.words(self.q)[:MAX_QUERY_WORDS] if len(word) > 1]
 
     @property
     def count_cap(self) -> int:
         """How far a page counts the filter's matches."""
         return SEARCH_COUNT_CAP if self.q else COUNT_CAP
+
+
+def default_sort(*, job: str | None, release: int | None) -> str:
+    """The order a list has unless another is asked for."""
+    if job:
+        return POSITION_SORT
+    return TRACKLIST_SORT if release is not None else "newest"
+
+
+def _typed_names(errors: dict[str, str], raw: dict[str, str]) -> dict[str, str]:
+    """The label and artist given as names (anything but digits), taken out of `raw`."""
+    names: dict[str, str] = {}
+    for name in NAMED:
+        text = " ".join(raw[name].split())
+        if not text or (text.isascii() and text.isdigit()):
+            continue
+        raw[name] = ""
+        if len(text) > MAX_NAME_CHARS:
+            errors[name] = f"Type at most {MAX_NAME_CHARS} characters of the {name}'s name."
+        else:
+            names[name] = text
+    return names
 
 
 def is_camelot_key(text: str) -> bool:
@@ -175,12 +216,19 @@ def parse_filter(
     q = " ".join(raw["q"].split())
     if len(q) > MAX_QUERY_CHARS:
         errors["q"] = f"Search at most {MAX_QUERY_CHARS} characters."
+    names = _typed_names(errors, raw)
     ids = {
-        name: _whole(errors, name, raw[name], f"The {name} must be an id: a whole number.")
+        name: _whole(
+            errors,
+            name,
+            raw[name],
+            f"The {name} must be {'a name or ' if name in NAMED else ''}an id: a whole number.",
+        )
         for name in ("genre", "label", "artist", "release")
     }
     for name, number in (fixed or {}).items():
         ids[name] = number
+        names.pop(name, None)
         errors.pop(name, None)
     bpm_message = "BPM {} must be a whole number from 1 to 999."
     bpm_min = _whole(errors, "bpm_min", raw["bpm_min"], bpm_message.format("from"), high=999)
@@ -207,10 +255,11 @@ def parse_filter(
     job = raw["job"] or None
     if job is not None and len(job) > 64:
         errors["job"] = "That is not a job id."
-    sort = raw["sort"] or (POSITION_SORT if job else "newest")
-    if sort not in SORTS and not (sort == POSITION_SORT and job):
-        choices = ", ".join(SORTS) + (f", {POSITION_SORT}" if job else "")
-        errors["sort"] = f"Sort by one of: {choices}."
+    sort = raw["sort"] or default_sort(job=job, release=ids["release"])
+    special = [POSITION_SORT] if job else []
+    special += [TRACKLIST_SORT] if ids["release"] is not None else []
+    if sort not in SORTS and sort not in special:
+        errors["sort"] = f"Sort by one of: {', '.join([*SORTS, *special])}."
     page = _whole(
         errors, "page", raw["page"], f"The page must be a whole number from 1 to {MAX_PAGE:,}.",
         high=MAX_PAGE,
@@ -233,4 +282,6 @@ def parse_filter(
         job=job,
         sort=sort,
         page=page or 1,
+        label_name=names.get("label", ""),
+        artist_name=names.get("artist", ""),
     )

@@ -15,8 +15,9 @@ from typing import Any, Final
 
 from piccolo.querystring import QueryString
 
+from services.name_keys import artist_credits, first_named, named
 from services.sql_dialect import Dialect, Plan, joined, number, sql
-from services.track_filter import POSITION_SORT, TrackFilter, is_camelot_key
+from services.track_filter import POSITION_SORT, TRACKLIST_SORT, TrackFilter, is_camelot_key
 
 # Columns the broad filters read; every browse index carries them (see the migration).
 BROAD: Final = frozenset(
@@ -60,11 +61,13 @@ def conditions(
         terms.append(sql(f"{column('camelot')} IN ({keys})"))
     if f.label is not None:
         terms.append(sql(f"t.label = {number(f.label)}"))
+    elif f.label_name:
+        terms.append(sql("t.label IN ({})", named("label", f.label_name)))
     if f.release is not None:
         terms.append(sql(f"t.release = {number(f.release)}"))
-    if f.artist is not None:
-        credits = f"SELECT ta.track FROM track_artist ta WHERE ta.artist = {number(f.artist)}"
-        terms.append(dialect.among(sql(credits), walk=walk_sets))
+    credits = artist_credits(f)
+    if credits is not None:
+        terms.append(dialect.among(credits, walk=walk_sets))
     if f.released_from is not None:
         terms.append(sql(f"{column('new_release_date')} >= {dialect.day(f.released_from)}"))
     if f.released_to is not None:
@@ -127,6 +130,7 @@ ORDERS: Final = {
     "artist": Order(("lower(t.artists_text)",)),
     "label": Order(("lower(l.name)", "l.id"), False, "t.label", null_keys=False),
     POSITION_SORT: Order(("jt.position",), False, "jt.position"),
+    TRACKLIST_SORT: Order(("t.track_number",), False, "t.track_number"),
 }
 
 
@@ -245,8 +249,11 @@ def rows_query(
 ) -> QueryString:
     """The page's tracks with their genre, label, release and credits, in one query."""
     ids = ordered_ids(track_filter, dialect, limit=limit, offset=offset, walk_sets=walk_sets)
+    # The place shown in the # column: the chart position, or the number on the release.
+    position = "p.s0" if track_filter.numbered else "CAST(NULL AS INTEGER)"
     return sql(
-        f"SELECT {_ROW_COLUMNS}, ta.role AS credit_role, a.id + 0 AS credit_id,"
+        f"SELECT {_ROW_COLUMNS}, {position} AS position,"
+        " ta.role AS credit_role, a.id + 0 AS credit_id,"
         " a.name AS credit_name FROM ({}) p JOIN track t ON t.id = p.id"
         " LEFT JOIN track_artist ta ON ta.track = t.id LEFT JOIN artist a ON a.id = ta.artist"
         f" ORDER BY {outer_order(track_filter, dialect)}, ta.role, ta.position",
@@ -263,8 +270,15 @@ _SUMMARY_COLUMNS: Final = (
     "parent_name",
     "beatport_id",
     "slug",
+    # An artist's figures ("stats": tracks in `id`).
+    "releases",
+    "labels",
+    "bpm_low",
+    "bpm_high",
 )
-_INTEGERS: Final = frozenset({"id", "parent_id", "beatport_id"})
+_INTEGERS: Final = frozenset(
+    {"id", "parent_id", "beatport_id", "releases", "labels", "bpm_low", "bpm_high"}
+)
 
 
 def _summary_part(tail: str, *args: Any, **columns: str) -> QueryString:
@@ -280,17 +294,19 @@ def _summary_part(tail: str, *args: Any, **columns: str) -> QueryString:
 
 def summary_query(
     track_filter: TrackFilter | None,
-    named: Mapping[str, int],
+    things: Mapping[str, int | str],
     dialect: Dialect,
     *,
     choices: bool,
     plan: Plan | None = None,
+    stats: int | None = None,
 ) -> QueryString | None:
     """One query for the capped count, the genre choices and the named things (a label's,
-    artist's or release's name and picture, a job's parameters); None if none is wanted.
+    artist's or release's name and picture by id, or a label or artist by typed name, a
+    job's parameters), and with `stats` that artist's figures; None if none is wanted.
 
-    Its rows have the columns `kind, id, name, image, parent_id, parent_name, beatport_id,
-    slug`; kind is "total" (the count in `id`), "job", "genre" or what `named` names."""
+    Its rows have the columns of `_SUMMARY_COLUMNS`; kind is "total" (the count in `id`),
+    "job", "genre", "stats" or what `things` names."""
     plan = plan or Plan()
     parts: list[QueryString] = []
     if track_filter is not None and plan.total is None:
@@ -317,7 +333,20 @@ def summary_query(
         )
     if choices:
         parts.append(_summary_part(" FROM genre g", kind="'genre'", id="g.id", name="g.name"))
-    for name, value in named.items():
+    if stats is not None:
+        parts.append(
+            _summary_part(
+                " FROM track t WHERE t.id IN"
+                f" (SELECT ta.track FROM track_artist ta WHERE ta.artist = {number(stats)})",
+                kind="'stats'",
+                id="COUNT(*)",
+                releases="COUNT(DISTINCT t.release)",
+                labels="COUNT(DISTINCT t.label)",
+                bpm_low="MIN(t.bpm)",
+                bpm_high="MAX(t.bpm)",
+            )
+        )
+    for name, value in things.items():
         columns = {
             "kind": f"'{name}'",
             "id": "x.id",
@@ -326,7 +355,13 @@ def summary_query(
             "beatport_id": "x.beatport_id",
             "slug": "x.slug",
         }
-        if name == "release":
+        if isinstance(value, str):
+            parts.append(
+                _summary_part(
+                    f" FROM {name} x WHERE x.id = {{}}", first_named(name, value), **columns
+                )
+            )
+        elif name == "release":
             parts.append(
                 _summary_part(
                     " FROM release x LEFT JOIN label rl ON rl.id = x.label"

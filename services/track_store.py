@@ -19,6 +19,8 @@ import msgspec
 from services import db, jobs
 from services.beatport.tracks import BeatportTrack, Ref
 from services.bulk import Bulk
+from services.folding import fold
+from services.name_keys import name_key
 
 
 @dataclass(slots=True)
@@ -51,19 +53,20 @@ def encode_raw(raw: dict[str, Any]) -> bytes:
 
 
 def search_text(track: BeatportTrack) -> str:
-    """What the library's search box matches: title, mix, artists, remixers, label."""
+    """What the library's search box matches: title, mix, artists, remixers, label, folded
+    (services.folding) as the searched words are."""
     parts = [track.title, track.mix_name]
     parts += [artist.name for artist in track.artists + track.remixers]
     if track.label:
         parts.append(track.label.name)
-    return " ".join(part for part in parts if part).lower()
+    return fold(" ".join(part for part in parts if part))
 
 
 REF_TABLES = {
     "genre": ("name", "slug"),
     "sub_genre": ("name", "slug"),
-    "label": ("name", "slug", "image_url"),
-    "artist": ("name", "slug", "image_url"),
+    "label": ("name", "name_key", "slug", "image_url"),
+    "artist": ("name", "name_key", "slug", "image_url"),
     "release": ("name", "slug", "image_url", "label"),
 }
 
@@ -84,6 +87,7 @@ async def _upsert_refs(
     for ref in sorted(unique.values(), key=lambda r: r.beatport_id):
         values: dict[str, Any] = {
             "name": ref.name[:500],
+            "name_key": name_key(ref.name[:500]),
             "slug": ref.slug[:500],
             "image_url": ref.image_url,
             "label": (labels or {}).get(ref.beatport_id),
@@ -172,11 +176,14 @@ async def store_tracks(
     existing = {
         int(row["beatport_id"]): row
         for row in await bulk.select(
-            ["id", "beatport_id", "content_hash"], f"FROM track WHERE {condition}", *args
+            ["id", "beatport_id", "content_hash", "track_number"],
+            f"FROM track WHERE {condition}",
+            *args,
         )
     }
     changed: list[BeatportTrack] = []
     rows: list[tuple[Any, ...]] = []
+    numbered: list[tuple[int, int]] = []  # (number, id): unchanged tracks' new release place
     moment = jobs.now()
     for track in batch:
         raw_bytes = encode_raw(track.raw)
@@ -188,6 +195,8 @@ async def store_tracks(
             counts.updated += 1
         else:
             counts.unchanged += 1
+            if track.track_number not in (None, before["track_number"]):
+                numbered.append((track.track_number, int(before["id"])))
             continue
         changed.append(track)
         refs = (genre_ids, sub_genre_ids, label_ids, release_ids)
@@ -195,6 +204,7 @@ async def store_tracks(
     written = await bulk.insert(
         _TRACK_INSERT, rows, _TRACK_ON_CONFLICT, returning=["id", "beatport_id"]
     )
+    await bulk.executemany("UPDATE track SET track_number = {} WHERE id = {}", numbered)
     track_ids = {int(k): int(v["id"]) for k, v in existing.items()}
     track_ids.update({int(row["beatport_id"]): int(row["id"]) for row in written})
     new_ids = [t.beatport_id for t in changed if t.beatport_id not in track_ids]
@@ -276,6 +286,7 @@ def _track_values(
         track.waveform_url,
         track.artwork_url,
         track.price_display,
+        track.track_number,
         raw_json,
         digest,
         moment,
@@ -314,12 +325,18 @@ _TRACK_COLUMNS = (
     "waveform_url",
     "artwork_url",
     "price_display",
+    "track_number",
     "beatport_json",
     "content_hash",
     "updated_at",
     "created_at",
 )
 _TRACK_INSERT = f"INSERT INTO track ({', '.join(_TRACK_COLUMNS)})"
+# A list without track numbers (a chart) keeps the number a release page gave.
+_KEPT_UNLESS_GIVEN = frozenset({"track_number"})
 _TRACK_ON_CONFLICT = "ON CONFLICT (beatport_id) DO UPDATE SET " + ", ".join(
-    f"{column} = excluded.{column}" for column in _TRACK_COLUMNS[1:-1]
+    f"{column} = COALESCE(excluded.{column}, track.{column})"
+    if column in _KEPT_UNLESS_GIVEN
+    else f"{column} = excluded.{column}"
+    for column in _TRACK_COLUMNS[1:-1]
 )

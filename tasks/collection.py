@@ -18,7 +18,11 @@ async def collect_bp_tracks_task(job: JobContext) -> jobs.Snapshot:
     """Collect one Beatport source into the library; Beatport's refusals fail the job in words."""
     request = CollectRequest.from_params(job.params)
     service = CollectionService(
-        progress=job.progress, task_id=job.task_id, job_pk=job.row_id, claim=job.claim
+        progress=job.progress,
+        task_id=job.task_id,
+        job_pk=job.row_id,
+        claim=job.claim,
+        params=job.params,
     )
     try:
         async with BeatportClient(job.settings, transport=job.http_transport) as client:

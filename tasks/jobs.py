@@ -318,7 +318,8 @@ class _Run:
                 final = replace(progress.last, state="cancelled", phase="cancelled", retry_at=None)
             except jobs.JobFailed as exc:
                 reason = redact(str(exc), settings.secrets())
-                final = replace(progress.last, state="failed", error=reason, retry_at=None)
+                where = exc.snapshot or replace(progress.last, phase="")
+                final = replace(where, state="failed", error=reason, retry_at=None)
             except jobs.LeaseLost:
                 raise
             except Exception as exc:
@@ -328,7 +329,9 @@ class _Run:
                 reason = redact(
                     f"Unexpected error: {type(exc).__name__}: {exc}", settings.secrets()
                 )
-                final = replace(progress.last, state="failed", error=reason, retry_at=None)
+                final = replace(
+                    progress.last, state="failed", phase="", error=reason, retry_at=None
+                )
             await progress.update(final, save_row=True)
         except jobs.LeaseLost:
             # Another run claimed the job (this one stalled past its lease): it writes, not us.

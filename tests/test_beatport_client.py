@@ -415,7 +415,9 @@ async def test_api_collects_every_page_of_each_kind(
     for request in fake.requests:
         assert request.headers["authorization"] == f"Bearer {TOKEN}"
         assert request.path.startswith("/v4/catalog/")
-        assert request.param("per_page") == "100"
+        # Each page of the list; a chart's name is its own object's (tracks never say it).
+        named = kind == "chart" and request.path == f"/v4/catalog/charts/{list_id}/"
+        assert request.param("per_page") == (None if named else "100")
 
 
 @pytest.mark.parametrize(
@@ -463,7 +465,9 @@ async def test_api_endpoints(
 ) -> None:
     listing = await api.fetch_page(target, 1)
     assert listing.tracks
-    [request] = fake.requests
+    request, *named = fake.requests
+    # Only a chart asks for its name (its tracks do not say it), once, after its page 1.
+    assert [r.path for r in named] == (["/v4/catalog/charts/5/"] if target.kind == "chart" else [])
     assert request.path == path
     assert {name: values[0] for name, values in request.query.items()} == params
 
@@ -572,6 +576,7 @@ async def test_login_flow_gets_a_token_without_following_the_redirect(
         ("GET", "/v4/auth/o/authorize/"),
         ("POST", "/v4/auth/o/token/"),
         ("GET", "/v4/catalog/charts/5/tracks/"),
+        ("GET", "/v4/catalog/charts/5/"),  # the chart's name, once
         ("GET", "/v4/catalog/charts/5/tracks/"),
     ]
     login, authorize, token = fake.requests[:3]
@@ -611,6 +616,7 @@ async def test_a_401_refreshes_once_and_retries(fake: FakeBeatport, sleep: Recor
     paths = [r.path for r in fake.requests][3:]
     assert paths == [
         "/v4/catalog/charts/5/tracks/",
+        "/v4/catalog/charts/5/",  # the chart's name
         "/v4/catalog/charts/5/tracks/",  # 401
         "/v4/auth/o/token/",  # refresh
         "/v4/catalog/charts/5/tracks/",

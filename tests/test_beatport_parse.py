@@ -710,15 +710,16 @@ def test_target_from_params_refuses_what_does_not_fit(params: dict[str, Any]) ->
 
 def test_target_words_order_and_paths() -> None:
     chart = Target("chart", 12345, "peak-time")
-    assert chart.describe() == "chart 'peak-time' (#12345)"
+    # Before Beatport names it, a job is called by its link's words.
+    assert chart.describe() == "Chart Peak Time"
     assert chart.short() == "chart #12345"
     assert chart.web_path() == "/chart/peak-time/12345"
     assert Target("top100").describe() == "Beatport Top 100"
-    assert Target("genre_hype100", 6, "techno").describe() == "genre 'techno' Hype 100 (#6)"
+    assert Target("genre_hype100", 6, "techno").describe() == "Hype 100: Techno"
     assert Target("label", 7, "armada").web_path() == "/label/armada/7/tracks"
     dates = genre_target(6, date(2026, 1, 1), date(2026, 1, 31), today=date(2026, 1, 1))
     assert dates.web_path() == "/genre/genre/6/tracks"
-    assert "2026-01-01 to 2026-01-31" in dates.describe()
+    assert dates.describe() == "Genre #6 releases 2026-01-01 – 2026-01-31"
     ordered = {"top100", "genre_top100", "genre_hype100", "chart", "release"}
     for kind in ("top100", "genre_top100", "genre_hype100", "chart", "release", "track", "label"):
         target = Target(kind) if kind == "top100" else Target(kind, 1, "x")

@@ -26,7 +26,7 @@ from tests.conftest import (
     start_crate,
     stop_process,
 )
-from tests.fakes.beatport import FakeBeatport
+from tests.fakes.beatport import FakeBeatport, label_name
 from web.app import create_app
 
 API_TOKEN = "fake-beatport-token-123"
@@ -249,7 +249,7 @@ async def test_htmx_form_answers_with_the_live_badge(app_with_fake: LiveApp) -> 
     panel = BeautifulSoup(response.text, "html.parser")
     badge = panel.select_one("#collect-panel .badge")
     assert badge is not None
-    task_id = str(badge["id"]).removeprefix("job-")
+    task_id = str(badge["data-task-id"])
     await app_with_fake.wait_for_state(task_id, ("succeeded",))
 
 
@@ -475,9 +475,8 @@ def test_cli_collects_with_a_progress_report_and_explains_failures(
         crate_command("jobs"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
     assert listing.returncode == 0, listing.stderr
-    assert (
-        "Beatport collection" in listing.stdout and "succeeded 400/400 (400 new" in listing.stdout
-    )
+    # Named as Beatport names the label, in the words the badge uses.
+    assert f"Label {label_name(22)}: done (400 new" in listing.stdout, listing.stdout
 
     bad = subprocess.run(
         crate_command("collect", "https://example.com/top-100"),

@@ -106,19 +106,33 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int) -> Non
     """Serve the web UI (and run jobs in-process when REDIS_URL is unset)."""
     import uvicorn
 
+    from web.listening import accepts, when_accepting
+
     settings = load_settings()
     host = host or settings.host
     port = port or settings.port
     check_exposure(host, settings)
     if workers > 1 and not settings.redis_url:
         fail("Several web processes need REDIS_URL: in-process jobs live in one process.")
-    output = run_with_database(settings, db.migrate, migrated=False)
-    if "Running" in output:
-        click.echo("Database migrated.")
-    click.echo(
+    if accepts(host, port):
+        fail(
+            f"Another program already listens on port {port} of {host}: stop it, or choose "
+            "another port with --port or CRATE_PORT."
+        )
+
+    async def migrate() -> None:
+        if await db.pending_migrations():
+            click.echo("Migrating the database…")
+        await db.migrate()
+
+    run_with_database(settings, migrate, migrated=False)
+    click.echo("Database up to date.")
+    # Said only once the server accepts connections: a script may connect when it reads it.
+    address = (
         f"Crate on http://{host}:{port}/ (database: {settings.engine}, "
         f"jobs: {'Redis' if settings.redis_url else 'in-process'})"
     )
+    when_accepting(host, port, lambda: click.echo(address))
     uvicorn.run(
         "web.app:create_app",
         factory=True,
@@ -338,7 +352,7 @@ def collect(
 
 
 @main.command()
-@click.option("--limit", help="Enrich at most this many tracks.")
+@click.option("--limit", help="Match at most this many tracks.")
 @click.option("--retry-not-found", is_flag=True, help="Also search tracks not found before.")
 @click.option("--job", "job_task_id", help="Only the tracks this collection job saw.")
 @click.option("--wait", is_flag=True, help="Follow the job with a progress bar until it ends.")
@@ -380,15 +394,39 @@ def run_job(settings: Settings, kind: str, params: dict[str, Any], *, wait: bool
             if not (wait or in_process):
                 click.echo("Queued. `crate jobs` shows how it is going.")
                 return 0
-            return await follow(broker, task_id)
+            finish = (lambda: finish_here(broker, task_id)) if in_process else None
+            return await follow(broker, task_id, finish=finish)
         finally:
             await broker.shutdown()
+
+    async def finish_here(broker: Any, task_id: str) -> None:
+        """The job ran in this process: let what follows its ending (new tracks entering
+        the search index) finish before the command exits and cuts it off. The run that
+        ended the job is over once its result, a final snapshot, is stored."""
+        from services import search_index
+
+        pending = await search_index.pending()
+        if pending:
+            click.echo(f"Adding {pending:,} tracks to the search index…", err=True)
+        backend = broker.result_backend
+        # (Taskiq's in-memory broker keeps its running tasks in `_running_tasks`: when none
+        # is left, nothing more will come.)
+        while broker._running_tasks:
+            if await backend.is_result_ready(task_id):
+                result = await backend.get_result(task_id)
+                value = result.return_value if isinstance(result.return_value, dict) else {}
+                if result.is_err or value.get("state") in jobs.FINAL_STATES:
+                    return
+            await asyncio.sleep(0.05)
 
     sys.exit(run_with_database(settings, work, redis=not in_process))
 
 
-async def follow(broker: Any, task_id: str) -> int:
-    """Show a job's progress until it ends; return the exit code (0 only when it succeeded)."""
+async def follow(
+    broker: Any, task_id: str, *, finish: Callable[[], Awaitable[None]] | None = None
+) -> int:
+    """Show a job's progress until it ends, then `finish` (when given) before saying how it
+    ended; return the exit code (0 only when it succeeded)."""
     from redis.exceptions import RedisError
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -423,7 +461,7 @@ async def follow(broker: Any, task_id: str) -> int:
                 await asyncio.sleep(1.0)
                 continue
             said_away = ""
-            description: str = snapshot.state
+            description = snapshot.state_word
             if snapshot.phase and snapshot.state in ("running", "waiting"):
                 description += f" · {snapshot.phase}"
             if snapshot.state == "waiting" and snapshot.retry_at:
@@ -437,6 +475,8 @@ async def follow(broker: Any, task_id: str) -> int:
             if snapshot.state in jobs.FINAL_STATES:
                 break
             await asyncio.sleep(0.25)
+    if finish is not None:
+        await finish()
     counts = snapshot.counts_in_words
     if snapshot.state == "succeeded":
         click.echo(f"Done{f' ({counts})' if counts else ''}.")
@@ -444,19 +484,14 @@ async def follow(broker: Any, task_id: str) -> int:
     if snapshot.state == "cancelled":
         click.echo(f"Cancelled{f' (kept: {counts})' if counts else ''}.", err=True)
         return 1
-    click.secho(f"Failed: {snapshot.error}", fg="red", err=True)
+    words = snapshot.in_words()  # "failed on page 2 of 3: 100 tracks kept. The reason"
+    click.secho(words[:1].upper() + words[1:], fg="red", err=True)
     return 1
 
 
 def describe_job(row: dict[str, Any]) -> str:
-    """One line for `crate jobs`."""
+    """One line for `crate jobs`: when it was asked for, its name ("Label Sonar & Licht /
+    Digital"), how it stands, as its badge says it, and its id (for `crate jobs cancel`)."""
     snapshot = jobs.snapshot_of(row)
     created = row["created_at"].astimezone().strftime("%Y-%m-%d %H:%M")
-    text = f"{row['task_id']}  {created}  {jobs.job_title(row['kind']):<19} {snapshot.state}"
-    if snapshot.total:
-        text += f" {snapshot.done}/{snapshot.total}"
-    if snapshot.counts:
-        text += f" ({snapshot.counts_in_words})"
-    if snapshot.error:
-        text += f": {snapshot.error}"
-    return text
+    return f"{created}  {jobs.job_name(row)}: {snapshot.in_words()}  [{row['task_id']}]"

@@ -87,9 +87,7 @@ COLLECT_BODY = Schema(
 ENRICH_BODY = Schema(
     type=OpenAPIType.OBJECT,
     properties={
-        "limit": _field(
-            "Enrich at most this many tracks.", OpenAPIType.INTEGER, OpenAPIType.STRING
-        ),
+        "limit": _field("Match at most this many tracks.", OpenAPIType.INTEGER, OpenAPIType.STRING),
         "retry_not_found": _field(
             "Also search tracks not found before.", OpenAPIType.BOOLEAN, OpenAPIType.STRING
         ),
@@ -217,8 +215,10 @@ async def start_job(
         case "fragment":
             row = await jobs.get(task_id)
             started = {**row, "snapshot": jobs.snapshot_of(row)}
+            # The fields keep what was asked: the link stays in its field, whatever happens.
+            values = {k: v[:MAX_FIELD_LENGTH] for k, v in fields.items()}
             context = {
-                "values": {},
+                "values": values,
                 "errors": {},
                 "started": started,
                 **await form_context(settings),

@@ -6,7 +6,8 @@ from datetime import datetime
 
 from litestar.plugins.jinja import JinjaTemplateEngine
 
-from services.jobs import job_title
+from services.jobs import job_name, job_title, state_word
+from services.track_display import minutes_seconds
 
 
 def local_time(value: datetime | None, fmt: str = "%H:%M") -> str:
@@ -22,15 +23,17 @@ def thousands(value: int | float | None) -> str:
 
 
 def duration(milliseconds: int | None) -> str:
-    """327441 -> '5:27'."""
-    if milliseconds is None:
-        return "—"
-    seconds = round(milliseconds / 1000)
-    return f"{seconds // 60}:{seconds % 60:02d}"
+    """327441 -> '5:27'; None -> '—'."""
+    return minutes_seconds(milliseconds) or "—"
 
 
 def configure(engine: JinjaTemplateEngine) -> None:
     """Register Crate's filters on the Jinja environment."""
     engine.engine.filters.update(
-        local_time=local_time, thousands=thousands, duration=duration, job_title=job_title
+        local_time=local_time,
+        thousands=thousands,
+        duration=duration,
+        job_title=job_title,
+        job_name=job_name,
+        state_word=state_word,
     )

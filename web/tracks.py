@@ -15,7 +15,8 @@ from litestar.response import Stream, Template
 
 from services import catalog, export
 from services.errors import InvalidRequest
-from services.track_filter import SORTS, SPOTIFY_STATES, parse_filter
+from services.forms import yes_no
+from services.track_filter import MAX_NAME_CHARS, NAMED, SORTS, SPOTIFY_STATES, parse_filter
 from web.collect import FormErrors
 from web.errors import error_response
 from web.paths import NOT_FOUND, RowId, existing
@@ -27,10 +28,15 @@ FILTER_REFUSED = {
     **api_error_responses(),
     422: ResponseSpec(FormErrors, description="The filter is not valid.", generate_examples=False),
 }
-EXPORT_HEADERS = {
-    "Content-Disposition": 'attachment; filename="crate-tracks.csv"',
-    "Cache-Control": "no-store",
-}
+# Litestar adds "; charset=utf-8" to a text/ media type itself: naming it here too gave
+# a Content-Type with two charsets.
+CSV_MEDIA_TYPE = "text/csv"
+
+
+def export_headers(*, excel: bool) -> dict[str, str]:
+    """The download's name (the spreadsheet flavour has its own) and no caching."""
+    name = "crate-tracks-excel.csv" if excel else "crate-tracks.csv"
+    return {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
 
 
 class TrackController(Controller):
@@ -46,6 +52,21 @@ class TrackController(Controller):
         assert page is not None  # nothing is fixed by the path here
         return list_response(request, page, base="/tracks")
 
+    @get("/names", name="tracks_names", include_in_schema=False)
+    async def names(self, request: HTMXRequest) -> Response[Any]:
+        """Suggestions for the list's label or artist field: the library's names starting
+        with what was typed (`?label=` or `?artist=`), as <option>s for its <datalist>."""
+        kind = next((name for name in NAMED if name in request.query_params), None)
+        text = str(request.query_params.get(kind) or "")[:MAX_NAME_CHARS] if kind else ""
+        found = await catalog.suggest_names(kind, text) if kind else []
+        if wanted(request) == "json":
+            return json_answer({"names": found})
+        return HTMXTemplate(
+            template_name="tracks/_names.html",
+            context={"names": found},
+            headers={"Cache-Control": "private, max-age=60"},
+        )
+
     @get("/{track_id:int}", name="track", responses=NOT_FOUND)
     async def show(self, track_id: RowId) -> Template:
         """One track: every Beatport field, previews, the Spotify match, who saw it."""
@@ -59,21 +80,25 @@ class TrackController(Controller):
     @get(
         "/export.csv",
         name="tracks_export",
-        media_type="text/csv; charset=utf-8",
+        media_type=CSV_MEDIA_TYPE,
         responses=FILTER_REFUSED,
     )
     async def export(self, request: HTMXRequest) -> Response[Any]:
-        """Every track under the filter (all pages) as CSV, streamed in chunks."""
+        """Every track under the filter (all pages) as CSV, streamed in chunks; `excel=1`
+        for the spreadsheet flavour (a byte order mark, the length as m:ss too)."""
+        excel = yes_no(request.query_params.get("excel"))
         try:
             track_filter = parse_filter(request.query_params)
+            if excel is None:
+                raise InvalidRequest({"excel": "Excel is either on (1) or off (0)."})
         except InvalidRequest as exc:
             if wanted(request) == "json":
                 return invalid_answer(exc.errors)
             return error_response(request, 422, str(exc))
         return Stream(
-            export.export_csv(track_filter),
-            media_type="text/csv; charset=utf-8",
-            headers=EXPORT_HEADERS,
+            export.export_csv(track_filter, excel=excel),
+            media_type=CSV_MEDIA_TYPE,
+            headers=export_headers(excel=excel),
         )
 
 
@@ -125,6 +150,7 @@ def list_response(
         "page": page,
         "base": base,
         "fixed": fixed,
+        "typed": typed_names(page),
         "entity": page.entities.get(fixed) if fixed else None,
         "query": query,
         "export_query": page.filter.query(without=("page",)) if page.filter else "",
@@ -145,6 +171,21 @@ def list_response(
             push_url=False if here == url else url,
         )
     return Template("tracks/index.html", context=context, status_code=status)
+
+
+def typed_names(page: catalog.TrackPage) -> dict[str, str]:
+    """What the label and artist fields show: the name typed, or the name of the one an id
+    (a link from another page) chose."""
+    shown = {}
+    for name in NAMED:
+        value = page.values.get(name, "")
+        known = page.entities.get(name)
+        if page.filter is not None and getattr(page.filter, f"{name}_name"):
+            value = getattr(page.filter, f"{name}_name")
+        elif known and value.strip().isdigit():
+            value = known.name
+        shown[name] = value
+    return shown
 
 
 def tracks_json(page: catalog.TrackPage) -> dict[str, Any]:

@@ -2,16 +2,24 @@
 
 Each Target kind maps to one catalog route under BEATPORT_API_URL; the token comes from
 `services.beatport.login`, and a 401 renews it once. The answer is read by
-`services.beatport.tracks.parse_api_list`.
+`services.beatport.tracks.parse_api_list`. A list is named from its tracks, or (a chart,
+whose tracks never name it) from its own catalog object, asked for once, with page 1.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Final
 
 from services.beatport.login import API_USER_AGENT, Tokens
+from services.beatport.names import ENTITIES, object_name, tracks_name
 from services.beatport.targets import Target
-from services.beatport.tracks import ParseError, TrackList, decode_json, parse_api_list
+from services.beatport.tracks import (
+    ParseError,
+    TrackList,
+    decode_json,
+    parse_api_list,
+)
 from services.beatport.wire import BeatportAuthError, BeatportError, Wire
 
 API_MAX_PER_PAGE: Final = 100
@@ -91,10 +99,31 @@ class ApiMode:
         self._wire.raise_for_status(response, what)
         try:
             payload = decode_json(response.content)
-            return parse_api_list(payload, use_track_number=target.kind == "release")
+            listing = parse_api_list(payload, use_track_number=target.kind == "release")
         except (ParseError, ValueError, RecursionError) as exc:
             raise self._wire.error(
                 BeatportError,
                 f"Beatport's API answer for {what} did not contain the track data Crate reads "
                 f"({exc}).",
             ) from None
+        name = tracks_name(target, listing.tracks)
+        if name is None and page == 1:
+            name = await self._own_name(target, token)
+        return replace(listing, name=name)
+
+    async def _own_name(self, target: Target, token: str) -> str | None:
+        """The name in the target's own catalog object (`/catalog/charts/{id}/`…); None when
+        it has none or Beatport does not give it: the job is then named after its link."""
+        entity = ENTITIES.get(target.kind)
+        if entity is None or entity == "track":
+            return None
+        url = f"{self._api_url}/catalog/{entity}s/{target.beatport_id}/"
+        try:
+            response = await self._wire.send(
+                "GET", url, headers=api_headers(token), what=f"the name of {target.short()}"
+            )
+            if response.status_code != 200:
+                return None
+            return object_name(decode_json(response.content), target)
+        except (BeatportError, ParseError, RecursionError):
+            return None

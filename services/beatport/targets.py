@@ -16,6 +16,8 @@ from typing import Any, Final
 # Beatport ids are stored in 32-bit integer columns.
 MAX_BEATPORT_ID: Final = 2**31 - 1
 MAX_RANGE_DAYS: Final = 366
+# Longest name of a collected thing Crate keeps (a job's name is a few words more).
+MAX_NAME_LENGTH: Final = 200
 
 KINDS: Final = (
     "top100",
@@ -67,6 +69,18 @@ def _rebuild_invalid_target(problem: str, accepted: str) -> InvalidTarget:
     return InvalidTarget(problem, accepted=accepted)
 
 
+def clean_name(name: str | None) -> str:
+    """A name from Beatport's data as shown: spaces tidied, at most MAX_NAME_LENGTH long."""
+    text = " ".join((name or "").split())
+    return text if len(text) <= MAX_NAME_LENGTH else text[: MAX_NAME_LENGTH - 1] + "…"
+
+
+def _slug_words(slug: str | None) -> str:
+    """'sonar-licht-digital' -> 'Sonar Licht Digital' (a link's words, before the name)."""
+    words = (slug or "").replace("_", "-").split("-")
+    return " ".join(word[:1].upper() + word[1:] for word in words if word)
+
+
 def quoted(text: str, limit: int = 60) -> str:
     """Outside text (a user's link, Beatport's route) quoted for a message, shortened."""
     return repr(text if len(text) <= limit else text[:limit] + "…")
@@ -109,23 +123,28 @@ class Target:
         return self.kind in ORDERED_KINDS
 
     def describe(self) -> str:
-        """Say what this target is in words, for job lists and messages."""
-        name = f"'{self.slug}' " if self.slug else ""
-        number = f"(#{self.beatport_id})"
+        """The words of the link, for a job not yet told Beatport's own name (`title`)."""
+        return self.title()
+
+    def title(self, name: str | None = None) -> str:
+        """What a job collecting this target is called: with Beatport's own `name` for the
+        thing ("Label Sonar & Licht / Digital", "Kölsch's tracks", "Top 100: Melodic House &
+        Techno"), else in the words of its link ("Label Sonar Licht Digital")."""
+        known = clean_name(name)
+        entity = self.kind.split("_")[0]
+        what = known or _slug_words(self.slug) or f"{entity} #{self.beatport_id}"
         match self.kind:
             case "top100":
                 return "Beatport Top 100"
             case "genre_top100" | "genre_hype100":
-                return f"genre {name}{_KIND_WORDS[self.kind]} {number}"
-            case "label" | "artist":
-                return f"{self.kind} {name}{number} tracks"
+                return f"{_KIND_WORDS[self.kind]}: {what}"
+            case "artist":
+                return f"{what}'s tracks"
             case "genre_dates":
-                return (
-                    f"genre #{self.beatport_id} releases published "
-                    f"{self.date_from} to {self.date_to}"
-                )
+                what = known or f"Genre #{self.beatport_id}"
+                return f"{what} releases {self.date_from} – {self.date_to}"
             case _:
-                return f"{self.kind} {name}{number}"
+                return f"{entity.capitalize()} {what}"
 
     def short(self) -> str:
         """A few words naming the target, e.g. "chart #123", for error messages."""

@@ -70,6 +70,8 @@ class BeatportTrack:
     price_display: str | None
     raw: dict[str, Any] = field(repr=False, compare=False)
     position: int | None = None
+    # Its place on its release: Beatport's `number`, or its place in a release's list.
+    track_number: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,8 @@ class TrackList:
     page: int | None = None
     total_pages: int | None = None
     has_next: bool = False
+    # What the list is of, as Beatport names it ("Sonar & Licht / Digital"), when it says.
+    name: str | None = None
 
 
 def as_mapping(value: object) -> Mapping[str, Any] | None:
@@ -181,7 +185,9 @@ def parse_track(obj: Mapping[str, Any]) -> BeatportTrack:
     return _read_track(obj)
 
 
-def _read_track(obj: object, position: int | None = None) -> BeatportTrack:
+def _read_track(
+    obj: object, position: int | None = None, track_number: int | None = None
+) -> BeatportTrack:
     track = as_mapping(obj)
     if track is None:
         raise ParseError("A track entry is not a JSON object.")
@@ -229,6 +235,7 @@ def _read_track(obj: object, position: int | None = None) -> BeatportTrack:
         price_display=_text(price.get("display")) if price is not None else None,
         raw=dict(track),
         position=position,
+        track_number=as_whole(track.get("number"), minimum=1, maximum=9999) or track_number,
     )
 
 
@@ -301,7 +308,7 @@ def track_list(
         if use_track_number and (mapping := as_mapping(obj)) is not None:
             position = as_whole(mapping.get("number"), minimum=1) or position
         try:
-            tracks.append(_read_track(obj, position))
+            tracks.append(_read_track(obj, position, position if use_track_number else None))
         except ParseError:
             skipped += 1
     if page is not None and total_pages is not None:

@@ -1,13 +1,15 @@
 """Web mode: a Target's public Beatport page, fetched as a browser would and read for tracks.
 
 The page's address comes from `Target.web_path` and the configured BEATPORT_WEB_URL;
-reading the page is `services.beatport.pages`.
+reading the page is `services.beatport.pages`, naming it `services.beatport.names`.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Final
 
+from services.beatport.names import page_name, tracks_name
 from services.beatport.pages import extract_next_data, find_tracks
 from services.beatport.targets import SINGLE_PAGE_KINDS, Target
 from services.beatport.tracks import ParseError, TrackList, decode_json
@@ -71,10 +73,13 @@ class WebMode:
                     raise ParseError("the JSON answer is not an object")
             else:
                 data = extract_next_data(response.text)
-            return find_tracks(data, target=target, asked=asked)
+            listing = find_tracks(data, target=target, asked=asked)
         except (ParseError, ValueError, RecursionError) as exc:
             raise self._wire.error(
                 BeatportError,
                 f"Beatport's page for {what} did not contain the track data Crate reads "
                 f"({exc}); the site may have changed.",
             ) from None
+        # The page's own object names the list; its tracks name it too, as a fallback.
+        name = page_name(data, target) or tracks_name(target, listing.tracks)
+        return replace(listing, name=name)

@@ -321,6 +321,7 @@ class FakeBeatport:
         artists: Mapping[int, int] | None = None,
         releases: Mapping[int, int] | None = None,
         genres: Mapping[int, int] | None = None,
+        names: Mapping[tuple[str, int], str] | None = None,
         top100_size: int = 100,
         release_window: tuple[date, date] = (date(2026, 1, 1), date(2026, 1, 31)),
         api_token: str | None = None,
@@ -342,6 +343,9 @@ class FakeBeatport:
             "release": releases,
             "genre": genres,
         }
+        # The name a page (and the API's own object) gives a chart, label, artist, release
+        # or genre, by (kind, id), instead of the made-up one; the tracks keep theirs.
+        self.names: dict[tuple[str, int], str] = dict(names or {})
         self.top100_size = top100_size
         self.release_window = release_window
         self.username = username
@@ -372,6 +376,9 @@ class FakeBeatport:
         self.forbidden_track_ids: set[int] = set()
         self.deleted_track_ids: set[int] = set()
         self.wrap_chart_items = False
+        # {page: status}: that page of every list (web and API) answers `status`, with a
+        # Retry-After of 0.01 s, until the test takes the page out again.
+        self.failing_pages: dict[int, int] = {}
         self.redirects: dict[str, str] = {}
         self.latency = 0.0
         self.logins = 0
@@ -674,6 +681,12 @@ class FakeBeatport:
 
     def _entity(self, kind: str, entity_id: int) -> dict[str, Any]:
         """The object a page shows beside its track list (chart, label, artist, release, genre)."""
+        obj = self._made_up_entity(kind, entity_id)
+        family = "genre" if kind.startswith("genre") else kind
+        name = self.names.get((family, entity_id))
+        return obj if name is None else {**obj, "name": name, "slug": slugify(name)}
+
+    def _made_up_entity(self, kind: str, entity_id: int) -> dict[str, Any]:
         rng = random.Random(f"{kind}-entity:{entity_id}")
         if kind == "label":
             return _label(entity_id)
@@ -752,6 +765,10 @@ class FakeBeatport:
                 self._failures.remove(failure)
         if self.latency:
             time.sleep(self.latency)
+        if failure is None and self.failing_pages and "page" in query:
+            status = self.failing_pages.get(_int_param(query, "page", 1))
+            if status is not None:
+                failure = _Failure(status, "0.01", None)
         if failure is not None:
             extra = (
                 [("Retry-After", failure.retry_after)] if failure.retry_after is not None else []
@@ -1005,6 +1022,12 @@ class FakeBeatport:
         if segments[:1] != ["catalog"]:
             return _json_reply(404, {"detail": "Not found."})
         segments = segments[1:]
+        if len(segments) == 2 and segments[0] in _API_ENTITIES:
+            # A chart's (label's…) own object, as /catalog/charts/{id}/ answers it.
+            kind, entity_id = segments[0][:-1], _id(segments[1])
+            if entity_id is None or self.list_size(kind, entity_id) is None:
+                return _json_reply(404, {"detail": "Not found."})
+            return _json_reply(200, self._entity(kind, entity_id))
         page = _int_param(query, "page", 1)
         per_page = max(1, min(_int_param(query, "per_page", 10), 100))
         route = _api_route(segments, query)
@@ -1183,6 +1206,9 @@ def _web_route(segments: list[str]) -> tuple[str, int] | None:
         item_id = _id(segments[2])
         return (segments[0], item_id) if item_id else None
     return None
+
+
+_API_ENTITIES: Final = frozenset({"charts", "labels", "artists", "releases", "genres"})
 
 
 def _api_route(segments: list[str], query: Mapping[str, list[str]]) -> tuple[str, int] | None:

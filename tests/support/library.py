@@ -53,8 +53,10 @@ def beatport_track(
     released: str | None = "2026-01-01",
     length_ms: int | None = 360_000,
     isrc: str | None = None,
+    number: int | None = None,
 ) -> dict[str, Any]:
-    """A Beatport v4 track object with the fields the tests care about."""
+    """A Beatport v4 track object with the fields the tests care about (`number`: its
+    place on the release, which Beatport gives on track and release pages)."""
     key = None
     if camelot is not None:
         key = {
@@ -97,6 +99,7 @@ def beatport_track(
         "sample_end_ms": 150_000,
         "price": {"display": "$1.49"},
         "url": f"{API}/catalog/tracks/{beatport_id}/",
+        **({"number": number} if number is not None else {}),
     }
 
 
@@ -117,10 +120,10 @@ def library_tracks() -> list[dict[str, Any]]:
     return [
         beatport_track(1001, "Alpha Signal", artists=[ALICE], label_obj=NORTH, release_id=301,
                        release_name="Northern Signals EP", genre=5, bpm=124, camelot="8A",
-                       released="2026-01-10"),
+                       released="2026-01-10", number=2),
         beatport_track(1002, "Bravo Pulse", artists=[ALICE, BOB], label_obj=NORTH, release_id=301,
                        release_name="Northern Signals EP", genre=5, bpm=126, camelot="9A",
-                       released="2026-01-10"),
+                       released="2026-01-10", number=1),
         beatport_track(1003, "Charlie Drive", artists=[BOB], remixers=[CARA],
                        mix="Cara Cobalt Remix", label_obj=SOUTH, release_id=302,
                        genre=6, bpm=130, camelot="8B", released="2025-12-20"),
