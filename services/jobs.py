@@ -97,10 +97,16 @@ class Snapshot:
     @property
     def counts_in_words(self) -> str:
         """'300 new, 0 updated' / '12 matched by ISRC, 3 not found'; '' without counts."""
-        return ", ".join(
-            f"{n:,} {COUNT_WORDS.get(name) or name.replace('_', ' ')}"
-            for name, n in self.counts.items()
-        )
+        return self.counts_for(None)
+
+    def counts_for(self, kind: str | None) -> str:
+        """The counts in the words of this kind of job ('sent 37, 4 not on Spotify')."""
+        words = {**COUNT_WORDS, **KIND_COUNT_WORDS.get(kind or "", {})}
+        parts = []
+        for name, n in self.counts.items():
+            word = words.get(name) or name.replace("_", " ")
+            parts.append(word.replace("{n}", f"{n:,}") if "{n}" in word else f"{n:,} {word}")
+        return ", ".join(parts)
 
 
 # What people call each kind of job (the kinds are the task names in the queue; a test
@@ -108,6 +114,7 @@ class Snapshot:
 JOB_TITLES: Final = {
     "collect_bp_tracks_task": "Beatport collection",
     "enrich_spotify_data_task": "Spotify matching",
+    "export_spotify_playlist_task": "Send to Spotify",
 }
 
 
@@ -118,6 +125,10 @@ def job_title(kind: str) -> str:
 
 # Count names that read badly with their underscores replaced.
 COUNT_WORDS: Final = {"matched_isrc": "matched by ISRC", "matched_text": "matched by text"}
+# Count names one kind of job says otherwise ("{n}" is where the number goes).
+KIND_COUNT_WORDS: Final = {
+    "export_spotify_playlist_task": {"sent": "sent {n}", "skipped": "{n} not on Spotify"},
+}
 
 
 class Progress(Protocol):

@@ -11,6 +11,7 @@ from services import jobs, library_stats
 from services.settings import Settings
 from web import charts
 from web.collect import form_context
+from web.spotify import status_context
 
 JOBS_PER_PAGE = 50
 
@@ -31,6 +32,7 @@ class DashboardController(Controller):
                 "jobs": [with_snapshot(row) for row in recent],
                 **await form_context(settings),
                 "pictures": charts.pictures(stats) if stats else None,
+                **await status_context(settings),
             },
         )
 
