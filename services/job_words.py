@@ -14,6 +14,7 @@ from typing import Any, Final, Protocol
 JOB_TITLES: Final = {
     "collect_bp_tracks_task": "Beatport collection",
     "enrich_spotify_data_task": "Match to Spotify",
+    "export_spotify_playlist_task": "Send to Spotify",
 }
 # What people call each state.
 STATE_WORDS: Final[dict[str, str]] = {
@@ -26,6 +27,10 @@ STATE_WORDS: Final[dict[str, str]] = {
 }
 # Count names that read badly with their underscores replaced.
 COUNT_WORDS: Final = {"matched_isrc": "matched by ISRC", "matched_text": "matched by text"}
+# Count names one kind of job says otherwise ("{n}" is where the number goes).
+KIND_COUNT_WORDS: Final = {
+    "export_spotify_playlist_task": {"sent": "sent {n}", "skipped": "{n} not on Spotify"},
+}
 
 
 def job_title(kind: str) -> str:
@@ -46,11 +51,15 @@ def job_name(row: dict[str, Any]) -> str:
     return label if isinstance(label, str) and label else job_title(str(row.get("kind")))
 
 
-def counts_in_words(counts: dict[str, int]) -> str:
-    """'300 new, 0 updated' / '12 matched by ISRC, 3 not found'; '' without counts."""
-    return ", ".join(
-        f"{n:,} {COUNT_WORDS.get(name) or name.replace('_', ' ')}" for name, n in counts.items()
-    )
+def counts_in_words(counts: dict[str, int], kind: str | None = None) -> str:
+    """'300 new, 0 updated' / '12 matched by ISRC, 3 not found' / 'sent 37, 4 not on
+    Spotify' (in the words of `kind`'s jobs); '' without counts."""
+    words = {**COUNT_WORDS, **KIND_COUNT_WORDS.get(kind or "", {})}
+    parts = []
+    for name, n in counts.items():
+        word = words.get(name) or name.replace("_", " ")
+        parts.append(word.replace("{n}", f"{n:,}") if "{n}" in word else f"{n:,} {word}")
+    return ", ".join(parts)
 
 
 class Standing(Protocol):

@@ -114,6 +114,10 @@ class Snapshot:
         """'300 new, 0 updated' / '12 matched by ISRC, 3 not found'; '' without counts."""
         return job_words.counts_in_words(self.counts)
 
+    def counts_for(self, kind: str | None) -> str:
+        """The counts in the words of this kind of job ('sent 37, 4 not on Spotify')."""
+        return job_words.counts_in_words(self.counts, kind)
+
     def in_words(self) -> str:
         """The state in one line, as the badge says it (services.job_words.in_words)."""
         return job_words.in_words(self)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -48,6 +49,10 @@ class Settings:
     spotify_client_secret: str | None = field(default=None, repr=False)
     spotify_api_url: str = "https://api.spotify.com/v1/"
     spotify_token_url: str = "https://accounts.spotify.com/api/token"
+    # Where a user logs in to Spotify (playlists), and where Spotify sends them back: the
+    # redirect URI registered in the Spotify app, ending in /spotify/callback.
+    spotify_auth_url: str = "https://accounts.spotify.com/authorize"
+    spotify_redirect_uri: str = "http://127.0.0.1:8000/spotify/callback"
     spotify_match_threshold: float = 0.8
     # How long a job's worker may go silent before another worker takes the job over.
     job_idle_timeout: float = 60.0
@@ -132,6 +137,10 @@ class Settings:
             spotify_client_secret=text("SPOTIFY_CLIENT_SECRET"),
             spotify_api_url=(text("SPOTIFY_API_URL") or DEFAULTS.spotify_api_url).rstrip("/") + "/",
             spotify_token_url=text("SPOTIFY_TOKEN_URL") or DEFAULTS.spotify_token_url,
+            spotify_auth_url=text("SPOTIFY_AUTH_URL") or DEFAULTS.spotify_auth_url,
+            spotify_redirect_uri=redirect_uri(
+                text("SPOTIFY_REDIRECT_URI") or DEFAULTS.spotify_redirect_uri
+            ),
             spotify_match_threshold=number("CRATE_MATCH_THRESHOLD", 0.8),
             job_idle_timeout=number("CRATE_JOB_IDLE_TIMEOUT", 60.0, minimum=2.0),
             db_pool_size=whole(
@@ -202,6 +211,29 @@ def networks(name: str, raw: str | None) -> tuple[str, ...]:
                 f"by commas; {item!r} is neither."
             ) from None
     return tuple(found)
+
+
+def redirect_uri(value: str) -> str:
+    """SPOTIFY_REDIRECT_URI as Spotify accepts it: https, or http on a loopback IP literal
+    (127.0.0.1 or [::1]; Spotify refuses `localhost`), ending where Crate listens."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
+    except ValueError:
+        parts = urlsplit("")
+    loopback = parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1")
+    if not (parts.scheme == "https" and parts.hostname) and not loopback:
+        raise SettingsError(
+            "SPOTIFY_REDIRECT_URI must start with https://, or with http://127.0.0.1 or "
+            "http://[::1] (Spotify refuses plain http elsewhere, and refuses localhost), "
+            f"not {value!r}."
+        )
+    if not parts.path.endswith("/spotify/callback") or parts.query or parts.fragment:
+        raise SettingsError(
+            "SPOTIFY_REDIRECT_URI must end with /spotify/callback (where Crate listens), "
+            f"like http://127.0.0.1:8000/spotify/callback, not {value!r}."
+        )
+    return value
 
 
 def load_or_create_secret_key(path: Path) -> str:

@@ -278,9 +278,9 @@ class LiveApp:
         raise AssertionError(f"job {task_id} never reached {states}; last status {last}")
 
 
-async def serve_app(app: Litestar) -> AsyncIterator[LiveApp]:
-    """Run `app` under uvicorn on a free loopback port until the caller is done."""
-    port = free_port()
+async def serve_app(app: Litestar, port: int | None = None) -> AsyncIterator[LiveApp]:
+    """Run `app` under uvicorn on a free loopback port (or `port`) until the caller is done."""
+    port = port or free_port()
     # Like `crate serve`: uvicorn leaves X-Forwarded-For to Crate (CRATE_TRUSTED_PROXIES).
     config = uvicorn.Config(
         app,

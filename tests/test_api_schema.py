@@ -54,6 +54,7 @@ JSON_ROUTES = {
     ("GET", "/releases/{release_id}"): 25,
     ("POST", "/schedules/{schedule_id}/toggle"): 25,
     ("POST", "/schedules/{schedule_id}/delete"): 25,
+    ("POST", "/crates/{crate_id}/spotify"): 15,
 }
 CHECKS = [
     not_a_server_error,
@@ -158,6 +159,14 @@ async def test_the_json_routes_are_described(api: LiveApp) -> None:
         "cancelled",
     ]
     assert "404" in document["paths"]["/tasks/status/{task_id}"]["get"]["responses"]
+    send = document["paths"]["/crates/{crate_id}/spotify"]["post"]
+    assert {"202", "404", "409", "503"} <= set(send["responses"])
+    assert set(
+        response_schema(document, "/crates/{crate_id}/spotify", "post", "409")["required"]
+    ) == {
+        "detail",
+        "errors",
+    }
 
 
 def fuzz(document: dict[str, Any], base_url: str) -> list[str]:
@@ -204,4 +213,4 @@ def fuzz(document: dict[str, Any], base_url: str) -> list[str]:
 async def test_schemathesis_finds_no_server_error_and_no_schema_violation(api: LiveApp) -> None:
     document = await openapi_document(api)
     tried = await asyncio.to_thread(fuzz, document, api.url)
-    assert len(tried) == 12 + 6 * 2
+    assert len(tried) == 12 + 6 * 2 + 2  # + POST /crates/{crate_id}/spotify, both modes

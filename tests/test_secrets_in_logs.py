@@ -2,7 +2,8 @@
 
 A full collection (Beatport API mode: a pasted token, or the username/password login
 with its access and refresh tokens) and a Spotify enrichment run through the app over
-real HTTP with CRATE_PASSWORD and CRATE_API_TOKEN set, with every logger at DEBUG.
+real HTTP with CRATE_PASSWORD and CRATE_API_TOKEN set, with every logger at DEBUG; so
+do a Spotify user login (PKCE) and crates sent to playlists, refreshed and revoked.
 Then every place a secret could end up is searched for every secret Crate was given
 and every token the fakes issued, plain and in the encodings an HTTP client uses.
 """
@@ -17,16 +18,18 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 
 from services.beatport.tracks import parse_track
 from services.settings import Settings
 from services.tables import Job
 from services.track_store import CollectCounts, store_tracks
-from tests.conftest import LiveApp, make_settings, serve_app
+from tests.conftest import LiveApp, free_port, make_settings, serve_app
 from tests.fakes.beatport import DEFAULT_PASSWORD, DEFAULT_USERNAME, FakeBeatport
 from tests.fakes.spotify import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, FakeSpotify
 from tests.support.library import beatport_track, label, person
+from tests.support.spotify_user import connect, make_crate, track_ids, user_settings
 from web.app import create_app
 
 CRATE_PASSWORD = "crate-login-password-7Kq2"
@@ -130,6 +133,8 @@ def forbidden_values(
         values[session] = "a Beatport login session cookie"
     for token in list(getattr(spotify, "_tokens", {})):
         values[token] = "a Spotify access token"
+    for token in spotify.accounts.issued:
+        values[token] = "a Spotify user's login code, access or refresh token"
     return {value: name for value, name in values.items() if len(value) >= 6}
 
 
@@ -370,4 +375,46 @@ async def test_debug_header_dumps_of_http_libraries_leak_no_credential(
         forbidden = forbidden_values(settings, beatport, spotify)
     evidence = Evidence()
     evidence.add("DEBUG header dumps", log_text(capture_everything, header_dumps=True))
+    assert_nothing_leaked(evidence, forbidden)
+
+
+async def test_a_spotify_login_and_playlist_exports_leak_no_token(
+    database_url: str, spotify: FakeSpotify, capture_everything: pytest.LogCaptureFixture
+) -> None:
+    evidence = Evidence()
+    port = free_port()
+    settings = user_settings(
+        database_url, spotify, port, password=CRATE_PASSWORD, api_token=CRATE_API_TOKEN
+    )
+    async for live in serve_app(create_app(settings), port):
+        listen_to_uvicorn(capture_everything)
+        # A browser: logs in to Crate, connects Spotify through the redirects.
+        async with httpx.AsyncClient(base_url=live.url, timeout=30) as browser:
+            token = (await browser.get("/login")).cookies.get("csrftoken") or ""
+            logged_in = await browser.post(
+                "/login", data={"password": CRATE_PASSWORD, "next": "/", "_csrf_token": token}
+            )
+            assert logged_in.status_code == 303
+            connected = await connect(browser)
+            assert "connected as" in connected.text
+            evidence.add("connect pages", connected.text + json.dumps(dict(connected.headers)))
+            for hop in connected.history:
+                if str(hop.url).startswith(live.url):  # Crate's answers, not Spotify's
+                    evidence.add("Crate's redirects", json.dumps(dict(hop.headers)))
+            # An API client sends crates; the first refreshes an expired token.
+            live.http.headers["Authorization"] = f"Bearer {CRATE_API_TOKEN}"
+            crate_id = await make_crate("Secret digs", track_ids(120, unmatched_every=7))
+            spotify.accounts.expire_access_tokens()
+            sent_id, sent = await live.run_job(f"/crates/{crate_id}/spotify", {})
+            assert sent["state"] == "succeeded", sent
+            spotify.accounts.revoke()
+            revoked_id, revoked = await live.run_job(f"/crates/{crate_id}/spotify", {})
+            assert revoked["state"] == "failed" and "connect again" in revoked["error"]
+            await collect_evidence(live, [sent_id, revoked_id], evidence)
+            page = await browser.get("/")
+            evidence.add("dashboard after revocation", page.text)
+    assert len(spotify.accounts.issued) >= 5  # a code, two logins' worth of tokens
+    with FakeBeatport() as unused:
+        forbidden = forbidden_values(settings, unused, spotify)
+    evidence.add("logs", log_text(capture_everything))
     assert_nothing_leaked(evidence, forbidden)

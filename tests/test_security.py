@@ -579,7 +579,10 @@ async def test_the_api_token_opens_every_route_and_skips_csrf(
     for method, path in every_route(secured_db.app):
         if method == "GET" and path not in PUBLIC:
             response = await secured_db.http.get(path, headers=headers)
-            assert response.status_code in (200, 404), (path, response.status_code)
+            # Opened: answered, not refused (a Spotify callback without its state is a 400
+            # in words, connecting without SPOTIFY_CLIENT_ID a 409).
+            assert response.status_code < 500, (path, response.status_code)
+            assert response.status_code not in (401, 403), (path, response.status_code)
     started = await secured_db.http.post(
         "/collect/beatport/collect", json={"url": CHART_URL}, headers=headers
     )

@@ -22,6 +22,8 @@ def test_defaults_match_the_product_contract() -> None:
     assert settings.beatport_min_interval == 1.0
     assert settings.spotify_api_url == "https://api.spotify.com/v1/"
     assert settings.spotify_token_url == "https://accounts.spotify.com/api/token"
+    assert settings.spotify_auth_url == "https://accounts.spotify.com/authorize"
+    assert settings.spotify_redirect_uri == "http://127.0.0.1:8000/spotify/callback"
     assert settings.effective_beatport_mode == "web"
     assert not settings.spotify_configured
     assert settings.trusted_proxies == ()
@@ -48,6 +50,8 @@ def test_every_variable_is_read() -> None:
         "SPOTIFY_CLIENT_SECRET": "csecret",
         "SPOTIFY_API_URL": "http://127.0.0.1:3/v1",
         "SPOTIFY_TOKEN_URL": "http://127.0.0.1:3/api/token",
+        "SPOTIFY_AUTH_URL": "http://127.0.0.1:3/authorize",
+        "SPOTIFY_REDIRECT_URI": "https://crate.example/spotify/callback",
         "CRATE_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.7 ::1",
         "CRATE_DB_POOL_SIZE": "8",
         "CRATE_WORKER_DB_POOL_SIZE": "4",
@@ -71,6 +75,10 @@ def test_every_variable_is_read() -> None:
     assert s.beatport_min_interval == 0.25
     assert s.spotify_configured and s.spotify_api_url == "http://127.0.0.1:3/v1/"
     assert s.spotify_token_url == "http://127.0.0.1:3/api/token"
+    assert s.spotify_auth_url == "http://127.0.0.1:3/authorize"
+    assert s.spotify_redirect_uri == "https://crate.example/spotify/callback"
+    ipv6 = Settings.from_env({"SPOTIFY_REDIRECT_URI": "http://[::1]:8000/spotify/callback"})
+    assert ipv6.spotify_redirect_uri == "http://[::1]:8000/spotify/callback"
     assert s.engine == "postgres"
     assert s.trusted_proxies == ("10.0.0.0/8", "192.0.2.7/32", "::1/128")
     assert (s.db_pool_size, s.worker_db_pool_size) == (8, 4)
@@ -111,6 +119,18 @@ def test_dotenv_is_read_and_the_environment_wins(
         (
             {"CRATE_TRUSTED_PROXIES": "10.0.0.1, proxy.example"},
             "CRATE_TRUSTED_PROXIES must list IP addresses or networks",
+        ),
+        (
+            {"SPOTIFY_REDIRECT_URI": "http://localhost:8000/spotify/callback"},
+            "Spotify refuses plain http elsewhere, and refuses localhost",
+        ),
+        (
+            {"SPOTIFY_REDIRECT_URI": "http://crate.lan:8000/spotify/callback"},
+            "SPOTIFY_REDIRECT_URI must start with https://",
+        ),
+        (
+            {"SPOTIFY_REDIRECT_URI": "https://crate.example/callback"},
+            "SPOTIFY_REDIRECT_URI must end with /spotify/callback",
         ),
         ({"CRATE_DB_POOL_SIZE": "0"}, "CRATE_DB_POOL_SIZE must be a whole number from 1 to 100"),
         (

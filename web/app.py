@@ -36,6 +36,7 @@ from web import (
     health,
     schedules,
     security,
+    spotify,
     status,
     templating,
     tracks,
@@ -138,6 +139,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
             tracks.TrackController,
             tracks.LibraryController,
             schedules.SchedulesController,
+            spotify.SpotifyController,
+            spotify.CrateSpotifyController,
             create_static_files_router(path="/static", directories=[asset_dir("static")]),
         ],
         dependencies={

@@ -20,6 +20,7 @@ from services.settings import Settings
 from web import charts
 from web.collect import form_context
 from web.responses import wanted
+from web.spotify import status_context
 
 JOBS_PER_PAGE = 50
 
@@ -33,7 +34,8 @@ class DashboardController(Controller):
         live = await live_context()
         if wanted(request) == "fragment":
             return Template("dashboard/_live.html", context=live, headers=NO_STORE)
-        return Template("dashboard.html", context={**live, **await form_context(settings)})
+        context = {**live, **await form_context(settings), **await status_context(settings)}
+        return Template("dashboard.html", context=context)
 
     @get("/jobs", name="jobs")
     async def history(self, request: HTMXRequest, page: FromQuery[int] = 1) -> Template:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import unquote_to_bytes
@@ -64,6 +65,8 @@ MAX_BODY_BYTES: Final = 1024 * 1024
 # jobs on its own later.
 JOB_PATH_PREFIX: Final = "/collect/"
 JOB_CREATING_PATHS: Final = frozenset({"/schedules"})
+# Sending a crate to Spotify (`/crates/{id}/spotify`) starts a job too.
+JOB_CREATING_PATTERN: Final = re.compile(r"^/crates/[^/]+/spotify/?$")
 # scope["state"][AUTH_STATE_KEY] says how a request was authenticated: "session" or "token".
 AUTH_STATE_KEY: Final = "crate_auth"
 # Paths whose JSON bodies still need the CSRF token (a login must come from Crate's form).
@@ -127,7 +130,11 @@ class JobRateLimitMiddleware:
         if (
             scope["type"] == ScopeType.HTTP
             and scope.get("method") == "POST"
-            and (path.startswith(JOB_PATH_PREFIX) or path.rstrip("/") in JOB_CREATING_PATHS)
+            and (
+                path.startswith(JOB_PATH_PREFIX)
+                or path.rstrip("/") in JOB_CREATING_PATHS
+                or JOB_CREATING_PATTERN.match(path)
+            )
         ):
             wait = await self.limit.hit(self.clients(scope))
             if wait is not None:

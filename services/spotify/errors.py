@@ -1,8 +1,9 @@
-"""Crate's Spotify errors, and spotipy's failures turned into them, in words.
+"""Crate's Spotify errors, and spotipy's (or an HTTP answer's) failures turned into them.
 
 A 429 becomes `SpotifyRateLimited` (with Spotify's `Retry-After` and whether the app's
-quota is used up), refused credentials `SpotifyAuthError`, a forbidden endpoint
-`SpotifyForbidden`, 5xx and network trouble `SpotifyUnavailable`.
+quota is used up), refused credentials `SpotifyAuthError` (a user's login Spotify no
+longer accepts: `LoginRevoked`), a forbidden endpoint `SpotifyForbidden`, 5xx and
+network trouble `SpotifyUnavailable`. Every message is in words and holds no token.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ class SpotifyRateLimited(SpotifyError):
 
 class SpotifyAuthError(SpotifyError):
     """Spotify refused the client id/secret, or the access token it issued."""
+
+
+class LoginRevoked(SpotifyAuthError):
+    """Spotify no longer accepts the user's login (revoked, or its refresh token is spent)."""
 
 
 class SpotifyForbidden(SpotifyError):
@@ -61,10 +66,20 @@ def api_error(error: spotipy.SpotifyException) -> SpotifyError:
     """The Crate error for a Web API call spotipy reports as failed."""
     status = int(error.http_status or 0)
     message = _spotify_message(error.msg)
+    if status == 401:
+        return SpotifyAuthError("Spotify rejected Crate's access token twice in a row.")
+    headers = error.headers or {}
+    return status_error(
+        status, message, headers.get("Retry-After"), quota=error.reason == "QUOTA_EXCEEDED"
+    )
+
+
+def status_error(
+    status: int, message: str, retry_after_header: str | None, *, quota: bool = False
+) -> SpotifyError:
+    """The Crate error for a Web API answer with this HTTP status and Spotify's message."""
     if status == 429:
-        headers = error.headers or {}
-        retry_after = parse_retry_after(headers.get("Retry-After"))
-        quota = error.reason == "QUOTA_EXCEEDED"
+        retry_after = parse_retry_after(retry_after_header)
         if quota:
             text = "Spotify says this app's request quota is used up"
         else:
@@ -76,7 +91,7 @@ def api_error(error: spotipy.SpotifyException) -> SpotifyError:
         )
         return SpotifyRateLimited(f"{text} {wait}.", retry_after=retry_after, quota=quota)
     if status == 401:
-        return SpotifyAuthError("Spotify rejected Crate's access token twice in a row.")
+        return SpotifyAuthError(f"Spotify refused Crate's access token (401 {message}).")
     if status == 403:
         return SpotifyForbidden(
             f"Spotify does not allow this app to use that endpoint (403 {message}); "

@@ -4,7 +4,11 @@ Serves the client-credentials token endpoint and the few Web API endpoints Crate
 uses, behaving like a Development-Mode app in 2026 unless `extended_quota` is on:
 search `limit` above 10 is refused, `GET /v1/tracks?ids=` and audio features answer
 403, track objects carry no `popularity`/`available_markets`. Tests fill the
-catalogue, inject 429s/5xx/slow answers, expire tokens, and read the request log.
+catalogue, inject 429s/5xx/slow answers (to every request, or to one path pattern),
+expire tokens, and read the request log.
+
+The user side (log in with PKCE at `/authorize`, refresh tokens, `/me`, the current
+user's playlists) lives in `tests.fakes.spotify_accounts`, reached as `fake.accounts`.
 
 Run standalone: `python -m tests.fakes.spotify --port 8765 --seed`.
 """
@@ -22,14 +26,17 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from unidecode import unidecode
+
+from tests.fakes.spotify_accounts import SpotifyAccounts
 
 DEFAULT_CLIENT_ID = "fake-client-id"
 DEFAULT_CLIENT_SECRET = "fake-client-secret"
@@ -83,6 +90,21 @@ class Fault:
     body: Any = None  # dict → JSON; str → as is; None → no body
     delay: float = 0.0
     target: Target = "api"
+    # Only requests whose path matches this pattern (`*` for any part, e.g.
+    # "/v1/playlists/*/items"), and with this method when given.
+    path: str | None = None
+    method: str | None = None
+    # The request is carried out first, then its answer replaced (a change Spotify made
+    # whose answer was lost on the way).
+    applied: bool = False
+
+    def fits(self, method: str, path: str) -> bool:
+        """True when this path-bound fault applies to the request."""
+        return (
+            self.path is not None
+            and fnmatchcase(path, self.path)
+            and (self.method is None or self.method == method)
+        )
 
 
 class FakeSpotify:
@@ -108,10 +130,12 @@ class FakeSpotify:
         self._features: dict[str, dict[str, Any]] = {}
         self._tokens: dict[str, float] = {}  # token -> expiry (monotonic)
         self._faults: deque[Fault] = deque()
+        self._path_faults: list[Fault] = []
         self._log: list[RecordedRequest] = []
         self._server = ThreadingHTTPServer((host, port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self.accounts = SpotifyAccounts(self)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -130,6 +154,11 @@ class FakeSpotify:
     def token_url(self) -> str:
         """What SPOTIFY_TOKEN_URL should be set to."""
         return f"{self.url}/api/token"
+
+    @property
+    def auth_url(self) -> str:
+        """What SPOTIFY_AUTH_URL should be set to."""
+        return f"{self.url}/authorize"
 
     def start(self) -> FakeSpotify:
         """Serve in a daemon thread; returns self."""
@@ -270,8 +299,16 @@ class FakeSpotify:
         body: Any = _UNSET,
         delay: float = 0.0,
         target: Target = "api",
+        path: str | None = None,
+        method: str | None = None,
+        applied: bool = False,
     ) -> None:
-        """Answer the next `count` requests to `target` with `status` (None: real answer)."""
+        """Answer the next `count` requests to `target` with `status` (None: real answer).
+
+        With `path` (a pattern such as "/v1/playlists/*/items"), only requests to a
+        matching path (and `method`, when given) take these answers, whatever the target.
+        With `applied`, the request is carried out first and only its answer replaced.
+        """
         if body is _UNSET:
             body = (
                 None
@@ -280,9 +317,20 @@ class FakeSpotify:
             )
         with self._lock:
             for _ in range(count):
-                self._faults.append(
-                    Fault(status, dict(headers or {}), body, delay=delay, target=target)
+                fault = Fault(
+                    status,
+                    dict(headers or {}),
+                    body,
+                    delay=delay,
+                    target=target,
+                    path=path,
+                    method=method,
+                    applied=applied,
                 )
+                if path is None:
+                    self._faults.append(fault)
+                else:
+                    self._path_faults.append(fault)
 
     def rate_limit_next(
         self,
@@ -292,6 +340,8 @@ class FakeSpotify:
         quota: bool = False,
         body: Any = _UNSET,
         target: Target = "api",
+        path: str | None = None,
+        method: str | None = None,
     ) -> None:
         """Answer 429 with this Retry-After ("0", "3600", None = header missing)."""
         if body is _UNSET:
@@ -307,7 +357,9 @@ class FakeSpotify:
                 else {"error": {"status": 429, "message": "API rate limit exceeded"}}
             )
         headers = {} if retry_after is None else {"Retry-After": retry_after}
-        self.fail_next(count, 429, headers=headers, body=body, target=target)
+        self.fail_next(
+            count, 429, headers=headers, body=body, target=target, path=path, method=method
+        )
 
     def server_error_next(
         self, count: int = 1, status: int = 500, *, target: Target = "api"
@@ -323,6 +375,25 @@ class FakeSpotify:
         """Make every token issued so far invalid (the next API call gets 401)."""
         with self._lock:
             self._tokens.clear()
+
+    def _remember_token(self, token: str, ttl: float) -> None:
+        with self._lock:
+            self._tokens[token] = time.monotonic() + ttl
+
+    def _forget_token(self, token: str) -> None:
+        with self._lock:
+            self._tokens.pop(token, None)
+
+    def _expire(self, tokens: Sequence[str]) -> None:
+        with self._lock:
+            for token in tokens:
+                if token in self._tokens:
+                    self._tokens[token] = time.monotonic() - 1
+
+    def _catalogue_track(self, track_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            track = self._tracks.get(track_id)
+        return None if track is None else self._serve_track(track)
 
     # ------------------------------------------------------------ log
 
@@ -340,6 +411,12 @@ class FakeSpotify:
             if r.path == path or (path.endswith("/") and r.path.startswith(path))
         ]
 
+    def request_counts(self, pattern: str = "*") -> Counter[str]:
+        """How many requests each "METHOD /path" got, for paths matching `pattern`."""
+        return Counter(
+            f"{r.method} {r.path}" for r in self.requests if fnmatchcase(r.path, pattern)
+        )
+
     def reset_log(self) -> None:
         """Forget the requests answered so far."""
         with self._lock:
@@ -347,9 +424,14 @@ class FakeSpotify:
 
     # ------------------------------------------------------------ request handling
 
-    def _take_fault(self, path: str) -> Fault | None:
+    def _take_fault(self, method: str, path: str) -> Fault | None:
         kind = "token" if path == "/api/token" else "api"
         with self._lock:
+            for at, fault in enumerate(self._path_faults):
+                if fault.fits(method, path):
+                    return self._path_faults.pop(at)
+            if path == "/authorize":
+                return None  # the login page takes path-bound faults only
             if self._faults and self._faults[0].target in (kind, "any"):
                 return self._faults.popleft()
         return None
@@ -647,17 +729,34 @@ def _handler_for(fake: FakeSpotify) -> type[BaseHTTPRequestHandler]:
             body: bytes,
             authorization: str,
         ) -> tuple[int, dict[str, str], Any]:
-            fault = fake._take_fault(path)
+            fault = fake._take_fault(method, path)
             if fault is not None:
                 if fault.delay:
                     time.sleep(fault.delay)
+                if fault.applied:
+                    self._real_answer(method, path, query, body, authorization)
                 if fault.status is not None:
                     return fault.status, fault.headers, fault.body
+            return self._real_answer(method, path, query, body, authorization)
+
+        def _real_answer(
+            self,
+            method: str,
+            path: str,
+            query: dict[str, list[str]],
+            body: bytes,
+            authorization: str,
+        ) -> tuple[int, dict[str, str], Any]:
+            if path == "/authorize":
+                return fake.accounts.authorize(method, query, body)
             if path == "/api/token":
                 if method != "POST":
                     return 405, {}, {"error": "invalid_request", "error_description": "POST only"}
                 form = parse_qs(body.decode("utf-8", "replace"))
-                status, payload = fake._issue_token(authorization, form)
+                if (form.get("grant_type") or [""])[0] in ("authorization_code", "refresh_token"):
+                    status, payload = fake.accounts.token(authorization, form)
+                else:
+                    status, payload = fake._issue_token(authorization, form)
                 return status, {}, payload
             if not path.startswith("/v1/"):
                 return 404, {}, {"error": {"status": 404, "message": "Service not found"}}
@@ -667,6 +766,10 @@ def _handler_for(fake: FakeSpotify) -> type[BaseHTTPRequestHandler]:
             if refused is not None:
                 status, payload = refused
                 return status, {"WWW-Authenticate": 'Bearer realm="spotify"'}, payload
+            if fake.accounts.handles(path.rstrip("/")):
+                token = authorization.removeprefix("Bearer ")
+                status, payload = fake.accounts.api(method, path.rstrip("/"), query, body, token)
+                return status, {}, payload
             if method != "GET":
                 return 405, {}, {"error": {"status": 405, "message": "Method not allowed"}}
             status, payload = fake._api(path, query)
@@ -683,6 +786,8 @@ def _handler_for(fake: FakeSpotify) -> type[BaseHTTPRequestHandler]:
                 self.send_response(status)
                 if data and not isinstance(payload, bytes | str):
                     self.send_header("Content-Type", "application/json; charset=utf-8")
+                elif data and "Content-Type" not in headers:
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(data)))
@@ -754,6 +859,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed_catalogue(fake)
     print(f"SPOTIFY_API_URL={fake.api_url}", flush=True)
     print(f"SPOTIFY_TOKEN_URL={fake.token_url}", flush=True)
+    print(f"SPOTIFY_AUTH_URL={fake.auth_url}", flush=True)
 
     def stop(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
