@@ -86,6 +86,12 @@ async def crate_page(crate_id: int, params: Mapping[str, str], *, per_page: int 
     return CratePage(crate, page, beatport_ids)
 
 
+async def crate_choices() -> list[tuple[int, str]]:
+    """Every crate's id and name, oldest first (the "Add to crate" menus)."""
+    (rows,) = await db.database().read(sql("SELECT id + 0 AS id, name FROM crate ORDER BY id"))
+    return [(int(row["id"]), str(row["name"])) for row in rows]
+
+
 def _genres(rows: list[dict[str, Any]]) -> list[Ref]:
     return [Ref(int(row["id"]), str(row["name"])) for row in rows]
 

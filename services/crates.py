@@ -79,6 +79,13 @@ class CrateSummary:
         """The crate's page."""
         return f"/crates/{self.id}"
 
+    @property
+    def length(self) -> str:
+        """The total length as h:mm:ss (m:ss under an hour)."""
+        minutes, seconds = divmod(round(self.length_ms / 1000), 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
 
 def clean_name(value: object) -> str:
     """A crate name as typed, spaces tidied; raise InvalidRequest saying what is wrong."""
@@ -279,7 +286,7 @@ async def add_tracks(crate_id: int, beatport_ids: list[int]) -> AddResult:
     return await db.write(work)
 
 
-async def add_rows(crate_id: int, track_ids: list[int]) -> AddResult:
+async def add_rows(crate_id: int, track_ids: list[Any]) -> AddResult:
     """`add_tracks` for the library's own track ids (the forms' checkboxes and buttons);
     ids the library does not hold are refused in words."""
     ids = beatport_id_list(track_ids, "track")
