@@ -25,7 +25,9 @@
   }
 
   function status(form, text, failed) {
-    var out = form.querySelector(".crate-add-status");
+    var out = form.dataset.status
+      ? document.getElementById(form.dataset.status)
+      : form.querySelector(".crate-add-status");
     if (out) {
       out.textContent = text;
       out.classList.toggle("is-error", !!failed);
@@ -160,9 +162,20 @@
     }
   });
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", restoreTarget);
-  } else {
+  // After a plain form post (the rows not yet htmx's, say) the crate page comes back as
+  // /crates/N#up-123: the focus goes back to that order button, as after a swap.
+  function start() {
     restoreTarget();
+    var found = /^#((up|down|out)-\d+)$/.exec(window.location.hash);
+    if (found) {
+      lastMove = { id: found[1], kind: "move-" + found[2], index: 0 };
+      document.body.dispatchEvent(new CustomEvent("htmx:afterSettle"));
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 })();

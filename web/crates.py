@@ -304,7 +304,8 @@ class CrateController(Controller):
         if wanted(request) == "fragment":
             return await crate_view(request, settings, crate_id)
         body = {"beatport_id": beatport_id, "position": position}
-        return _done(request, body, safe_next(_first(fields, "next") or f"/crates/{crate_id}"))
+        back = f"/crates/{crate_id}#{'up' if int(by or 0) < 0 else 'down'}-{beatport_id}"
+        return _done(request, body, back if not to else f"/crates/{crate_id}")
 
     @get("/{crate_id:int}/export.csv", name="crate_csv", media_type=CSV_MEDIA_TYPE)
     async def export_csv(self, crate_id: RowId) -> Stream:
