@@ -23,7 +23,7 @@ from playwright.async_api import (
 )
 from playwright.async_api import Error as PlaywrightError
 
-from services import jobs, schedules
+from services import crates, jobs, schedules
 from services.tables import Schedule
 from tests.conftest import LiveApp, make_settings, serve_app
 from tests.fakes.beatport import FakeBeatport
@@ -156,6 +156,8 @@ async def site(database_url: str) -> AsyncIterator[Site]:
         async for live in serve_app(create_app(settings)):
             library = await store_library()
             await record_chart(library, [1003, 1001, 1002], "walk-chart-job")
+            crate = await crates.create_crate("Warm-up with a long name for a phone")
+            await crates.add_tracks(crate.id, [1009, 1003, 1001, 1010])
             weekly = await schedules.create(
                 schedules.parse_schedule_form(
                     name="Peak time chart every Monday",
@@ -288,6 +290,8 @@ async def test_every_page_at_desktop_and_phone_width_without_a_browser_complaint
             f"/tracks?job={library.job_task_id}",
             "/jobs",
             "/schedules",
+            "/crates",
+            f"/crates/{(await crates.list_crates())[0].id}",
         ):
             await walk.visit(path)
         await walk.visit("/tracks/99999999", status=404)

@@ -53,8 +53,8 @@ CSP = (
     "base-uri 'self'; form-action 'self'"
 )
 HTMX = "/static/htmx-2.0.11.min.js"
-# The only scripts pages load: htmx, and the tracks list's preview player.
-SCRIPTS = frozenset({HTMX, "/static/tracks.js"})
+# The only scripts pages load: htmx, the tracks list's preview player, and crates' forms.
+SCRIPTS = frozenset({HTMX, "/static/tracks.js", "/static/crates.js"})
 # A 1x1 PNG: what the browser gets for Beatport's artwork (no network in tests).
 PIXEL = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
@@ -206,7 +206,9 @@ async def test_every_route_needs_a_login_except_the_probes_static_files_and_logi
                 [expected_next] if expected_next else None
             ), where
         else:
-            response = await secured.http.post(path, data={"_csrf_token": token, "url": CHART_URL})
+            response = await secured.http.request(
+                method, path, data={"_csrf_token": token, "url": CHART_URL}
+            )
             assert response.status_code == 303, where
             assert response.headers["location"] == "/login", where
         # An API client: 401 in words, and a hint about the bearer token.
