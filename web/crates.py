@@ -24,6 +24,7 @@ from web.auth import safe_next
 from web.errors import error_response
 from web.paths import NOT_FOUND, RowId, existing
 from web.responses import invalid_answer, json_answer, sent_json, wanted
+from web.security import api_error_responses
 from web.spotify import send_context
 from web.tracks import CSV_MEDIA_TYPE, typed_names
 
@@ -169,7 +170,7 @@ class CrateController(Controller):
 
     path = "/crates"
 
-    @get("/", name="crates")
+    @get("/", name="crates", responses=api_error_responses())
     async def index(self, request: HTMXRequest) -> Response[Any]:
         """Every crate with its count, length and BPM range; the create form."""
         return await list_page(request)
@@ -307,14 +308,24 @@ class CrateController(Controller):
         back = f"/crates/{crate_id}#{'up' if int(by or 0) < 0 else 'down'}-{beatport_id}"
         return _done(request, body, back if not to else f"/crates/{crate_id}")
 
-    @get("/{crate_id:int}/export.csv", name="crate_csv", media_type=CSV_MEDIA_TYPE)
+    @get(
+        "/{crate_id:int}/export.csv",
+        name="crate_csv",
+        media_type=CSV_MEDIA_TYPE,
+        responses=NOT_FOUND,
+    )
     async def export_csv(self, crate_id: RowId) -> Stream:
         """The crate as CSV: the /tracks/export.csv columns plus `position`."""
         crate = await _crate_or_404(crate_id)
         _, chunks = await crate_tracks.crate_csv(crate.id)
         return Stream(chunks, media_type=CSV_MEDIA_TYPE, headers=_download(crate, "csv"))
 
-    @get("/{crate_id:int}/export.m3u8", name="crate_m3u8", media_type=M3U8_MEDIA_TYPE)
+    @get(
+        "/{crate_id:int}/export.m3u8",
+        name="crate_m3u8",
+        media_type=M3U8_MEDIA_TYPE,
+        responses=NOT_FOUND,
+    )
     async def export_m3u8(self, crate_id: RowId) -> Stream:
         """The crate as an M3U8 playlist of previews (or Spotify URIs)."""
         crate = await _crate_or_404(crate_id)
