@@ -87,6 +87,20 @@ async def test_create_rename_delete_and_the_list(live_app: LiveApp, library: Lib
     assert renamed.json() == {"id": crate_id, "name": "Peak time", "url": f"/crates/{crate_id}"}
     assert (await crate_json(live_app, crate_id))["name"] == "Peak time"
 
+    # The plain forms: create shows the new crate, rename comes back to it, delete to the list.
+    token = await live_app.csrf_token("/crates")
+    form = {"x-csrftoken": token}
+    made = await live_app.http.post("/crates", data={"name": "Sunday"}, headers=form)
+    assert made.status_code == 303
+    sunday = int(made.headers["location"].rsplit("/", 1)[1])
+    assert (await crate_json(live_app, sunday))["name"] == "Sunday"
+    again = await live_app.http.post(f"/crates/{sunday}/rename", data={"name": "Mon"}, headers=form)
+    assert again.status_code == 303 and again.headers["location"] == f"/crates/{sunday}"
+    refused = await live_app.http.post(f"/crates/{sunday}/rename", data={"name": ""}, headers=form)
+    assert refused.status_code == 422 and "Give the crate a name." in refused.text
+    dropped = await live_app.http.post(f"/crates/{sunday}/delete", data={}, headers=form)
+    assert dropped.status_code == 303 and dropped.headers["location"] == "/crates"
+
     gone = await live_app.http.post(f"/crates/{crate_id}/delete", json={})
     assert gone.status_code == 200 and gone.json()["deleted"] is True
     assert (await live_app.http.get("/crates", headers=JSON)).json() == []
