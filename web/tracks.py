@@ -3,6 +3,7 @@ and the CSV export of whatever the filter shows."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -48,9 +49,12 @@ class TrackController(Controller):
     async def index(self, request: HTMXRequest) -> Response[Any]:
         """The whole library, filtered, sorted and paged."""
         choices = wanted(request) == "page"  # the filter form's choices: only a page shows them
-        page = await catalog.browse_tracks(request.query_params, choices=choices)
+        # The crates' names (the rows' "add to crate" menu) are read beside the page.
+        page, crates = await asyncio.gather(
+            catalog.browse_tracks(request.query_params, choices=choices), _crate_choices(request)
+        )
         assert page is not None  # nothing is fixed by the path here
-        return list_response(request, page, base="/tracks", crates=await _crate_choices(request))
+        return list_response(request, page, base="/tracks", crates=crates)
 
     @get("/names", name="tracks_names", include_in_schema=False)
     async def names(self, request: HTMXRequest) -> Response[Any]:
