@@ -17,7 +17,13 @@ from piccolo.querystring import QueryString
 
 from services.name_keys import artist_credits, first_named, named
 from services.sql_dialect import Dialect, Plan, joined, number, sql
-from services.track_filter import POSITION_SORT, TRACKLIST_SORT, TrackFilter, is_camelot_key
+from services.track_filter import (
+    POSITION_SORT,
+    TRACKLIST_SORT,
+    TRIAGE_STATES,
+    TrackFilter,
+    is_camelot_key,
+)
 
 # Columns the broad filters read; every browse index carries them (see the migration).
 BROAD: Final = frozenset(
@@ -81,6 +87,10 @@ def conditions(
         terms.append(sql(f"{found} IS NULL AND {searched} IS NOT NULL"))
     elif f.spotify == "unsearched":
         terms.append(sql(f"{searched} IS NULL"))
+    if f.triage is not None and f.triage in TRIAGE_STATES:
+        terms.append(sql(f"t.triage = '{f.triage}'"))
+    if f.rerelease is not None:
+        terms.append(sql(f"t.rerelease = {'TRUE' if f.rerelease else 'FALSE'}"))
     if f.job is not None and f.sort != POSITION_SORT:
         tracks = sql(
             "SELECT jt.track FROM job_track jt JOIN job j ON j.id = jt.job WHERE j.task_id = {}",
