@@ -247,6 +247,7 @@ _ROW_COLUMNS: Final = (
     "t.id + 0 AS id, t.title, t.mix_name, t.bpm + 0 AS bpm, t.key_name, t.camelot,"
     " t.length_ms + 0 AS length_ms, t.new_release_date, t.sample_url, t.artwork_url,"
     " t.spotify_id, t.spotify_searched_at IS NOT NULL AS searched,"
+    " t.beatport_id + 0 AS beatport_id, t.triage, t.rerelease,"
     " t.genre + 0 AS genre_id, (SELECT g.name FROM genre g WHERE g.id = t.genre) AS genre_name,"
     " t.label + 0 AS label_id, (SELECT l.name FROM label l WHERE l.id = t.label) AS label_name,"
     " t.release + 0 AS release_id,"

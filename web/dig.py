@@ -3,9 +3,10 @@ another; `/dig/track/{beatport_id}` is one track's card (JSON) and takes its dec
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import Parameter
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
@@ -17,6 +18,13 @@ from web.paths import NOT_FOUND
 from web.responses import invalid_answer, json_answer, read_fields, wanted
 from web.tracks import FILTER_REFUSED
 
+BeatportId = Annotated[
+    int,
+    Parameter(
+        description=f"A track's Beatport id, from 1 to {MAX_ID}.",
+        schema_extra={"minimum": 1, "maximum": MAX_ID},
+    ),
+]
 # Keys 1-9 keep a track into the crate at that place in the crates list.
 KEYED_CRATES = 9
 
@@ -73,7 +81,7 @@ class DigController(Controller):
         )
 
     @get("/track/{beatport_id:int}", name="dig_track", responses=NOT_FOUND)
-    async def track(self, beatport_id: int) -> Response[Any]:
+    async def track(self, beatport_id: BeatportId) -> Response[Any]:
         """One track's card: titles, credits, BPM, key, its preview's address, its decision."""
         card = await dig.track_card(beatport_id) if 1 <= beatport_id <= MAX_ID else None
         if card is None:
@@ -81,7 +89,7 @@ class DigController(Controller):
         return json_answer(card, headers={"Cache-Control": "no-store"})
 
     @post("/track/{beatport_id:int}", name="dig_decide", status_code=200, responses=NOT_FOUND)
-    async def decide(self, request: Request[Any, Any, Any], beatport_id: int) -> Response[Any]:
+    async def decide(self, request: Request[Any, Any, Any], beatport_id: BeatportId) -> Response[Any]:
         """A decision: `{"decision": "kept"|"skipped"|"new", "crate": <crate id>}`; kept
         with a crate also adds the track to that crate (at its end, once)."""
         fields = await read_fields(request)
@@ -106,8 +114,6 @@ class DigController(Controller):
             try:
                 result = await crates.add_tracks(crate_id, [beatport_id])
             except crates.CrateNotFound:
-                return json_answer(
-                    {"detail": f"There is no crate {crate_id}."}, status_code=404
-                )
+                return json_answer({"detail": f"There is no crate {crate_id}."}, status_code=404)
             added = {"id": crate_id, "added": result.added, "total": result.total}
         return json_answer({"beatport_id": beatport_id, "triage": decision, "crate": added})

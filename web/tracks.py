@@ -16,7 +16,15 @@ from litestar.response import Stream, Template
 from services import catalog, export
 from services.errors import InvalidRequest
 from services.forms import yes_no
-from services.track_filter import MAX_NAME_CHARS, NAMED, SORTS, SPOTIFY_STATES, parse_filter
+from services.track_filter import (
+    MAX_NAME_CHARS,
+    NAMED,
+    RERELEASE_CHOICES,
+    SORTS,
+    SPOTIFY_STATES,
+    TRIAGE_STATES,
+    parse_filter,
+)
 from web.collect import FormErrors
 from web.errors import error_response
 from web.paths import NOT_FOUND, RowId, existing
@@ -156,6 +164,8 @@ def list_response(
         "export_query": page.filter.query(without=("page",)) if page.filter else "",
         "sorts": SORTS,
         "spotify_states": SPOTIFY_STATES,
+        "triage_states": TRIAGE_STATES,
+        "rerelease_choices": RERELEASE_CHOICES,
         "keys": catalog.CAMELOT,
     }
     if answer == "fragment":
@@ -209,6 +219,9 @@ def tracks_json(page: catalog.TrackPage) -> dict[str, Any]:
                 "camelot": row.camelot,
                 "release_date": row.released.isoformat() if row.released else None,
                 "spotify": row.spotify,
+                "beatport_id": row.beatport_id,
+                "triage": row.triage,
+                "rerelease": row.rerelease,
             }
             for row in page.rows
         ],

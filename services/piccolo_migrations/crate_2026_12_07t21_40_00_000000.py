@@ -8,6 +8,7 @@ Beatport's release date.
 import calendar
 import re
 from datetime import date, timedelta
+from typing import Any
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
@@ -49,6 +50,30 @@ def _day(value: object) -> date | None:
         return None
 
 
+async def backfill(engine: Any) -> None:
+    """Flag the tracks matched so far, a batch of ids per UPDATE."""
+    rows = await engine.run_querystring(
+        QueryString(
+            "SELECT id, spotify_release_date, new_release_date FROM track"
+            " WHERE spotify_id IS NOT NULL AND spotify_release_date IS NOT NULL"
+            " AND new_release_date IS NOT NULL"
+        )
+    )
+    flagged = []
+    for row in rows:
+        spotify, beatport = (
+            _latest_day(row["spotify_release_date"]),
+            _day(row["new_release_date"]),
+        )
+        if spotify and beatport and spotify < beatport - timedelta(days=90):
+            flagged.append(int(row["id"]))
+    for start in range(0, len(flagged), BATCH):
+        ids = ", ".join(str(i) for i in flagged[start : start + BATCH])
+        await engine.run_querystring(
+            QueryString(f"UPDATE track SET rerelease = TRUE WHERE id IN ({ids})")
+        )
+
+
 async def forwards() -> MigrationManager:
     manager = MigrationManager(migration_id=ID, app_name="crate", description=DESCRIPTION)
 
@@ -57,25 +82,7 @@ async def forwards() -> MigrationManager:
         assert engine is not None
         for statement in STATEMENTS:
             await engine.run_ddl(statement)
-        rows = await engine.run_querystring(
-            QueryString(
-                "SELECT id, spotify_release_date, new_release_date FROM track"
-                " WHERE spotify_id IS NOT NULL AND spotify_release_date IS NOT NULL"
-                " AND new_release_date IS NOT NULL"
-            )
-        )
-        flagged = []
-        for row in rows:
-            spotify, beatport = _latest_day(row["spotify_release_date"]), _day(
-                row["new_release_date"]
-            )
-            if spotify and beatport and spotify < beatport - timedelta(days=90):
-                flagged.append(int(row["id"]))
-        for start in range(0, len(flagged), BATCH):
-            ids = ", ".join(str(i) for i in flagged[start : start + BATCH])
-            await engine.run_querystring(
-                QueryString(f"UPDATE track SET rerelease = TRUE WHERE id IN ({ids})")
-            )
+        await backfill(engine)
 
     manager.add_raw(run)
     return manager
