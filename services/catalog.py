@@ -211,7 +211,7 @@ async def browse_tracks(
     else:
         summary_rows, found_rows = await database.read(summary, rows)
     total, genres, entities = _read_summary(summary_rows, plan.total or 0)
-    tracks = _read_rows(found_rows)
+    tracks = read_rows(found_rows)
     if any(name not in entities for name in fixed or {}):
         return None
     page = TrackPage(
@@ -288,7 +288,7 @@ def _read_summary(
     return total, genres, entities
 
 
-def _read_rows(rows: list[dict[str, Any]]) -> list[TrackRow]:
+def read_rows(rows: list[dict[str, Any]]) -> list[TrackRow]:
     """Tracks from the rows query: one row per credit, grouped back into tracks, in order."""
     tracks: dict[int, TrackRow] = {}
     for row in rows:

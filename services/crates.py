@@ -79,6 +79,13 @@ class CrateSummary:
         """The crate's page."""
         return f"/crates/{self.id}"
 
+    @property
+    def length(self) -> str:
+        """The total length as h:mm:ss (m:ss under an hour)."""
+        minutes, seconds = divmod(round(self.length_ms / 1000), 60)
+        hours, minutes = divmod(minutes, 60)
+        return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
 
 def clean_name(value: object) -> str:
     """A crate name as typed, spaces tidied; raise InvalidRequest saying what is wrong."""
@@ -92,21 +99,21 @@ def clean_name(value: object) -> str:
     return name
 
 
-def beatport_id_list(value: object) -> list[int]:
-    """Beatport ids from a JSON list (or a form's values); raise InvalidRequest in words."""
+def beatport_id_list(value: object, field: str = "beatport_ids") -> list[int]:
+    """Beatport ids (or, for `field` "track", the library's track ids) from a JSON list or
+    a form's values; raise InvalidRequest in words."""
+    words = "Beatport ids" if field == "beatport_ids" else "Track ids"
     values = value if isinstance(value, list | tuple) else [value]
     ids: list[int] = []
     for item in values:
         text = str(item).strip() if isinstance(item, int | str) else ""
         if not text.isdigit() or not 1 <= int(text) <= MAX_ID or isinstance(item, bool):
-            raise InvalidRequest(
-                {"beatport_ids": f"Beatport ids are whole numbers from 1; {item!r} is not one."}
-            )
+            raise InvalidRequest({field: f"{words} are whole numbers from 1; {item!r} is not one."})
         ids.append(int(text))
     if not ids:
-        raise InvalidRequest({"beatport_ids": "Name at least one track (its Beatport id)."})
+        raise InvalidRequest({field: "Choose at least one track to add."})
     if len(ids) > MAX_ADD:
-        raise InvalidRequest({"beatport_ids": f"Add at most {MAX_ADD:,} tracks at a time."})
+        raise InvalidRequest({field: f"Add at most {MAX_ADD:,} tracks at a time."})
     return ids
 
 
@@ -275,6 +282,25 @@ async def add_tracks(crate_id: int, beatport_ids: list[int]) -> AddResult:
     async def work(bulk: Bulk) -> AddResult:
         await _lock(bulk, crate_id)
         return await _append(bulk, crate_id, await _track_ids(bulk, ids))
+
+    return await db.write(work)
+
+
+async def add_rows(crate_id: int, track_ids: list[Any]) -> AddResult:
+    """`add_tracks` for the library's own track ids (the forms' checkboxes and buttons);
+    ids the library does not hold are refused in words."""
+    ids = beatport_id_list(track_ids, "track")
+
+    async def work(bulk: Bulk) -> AddResult:
+        await _lock(bulk, crate_id)
+        condition, args = bulk.any_of("id", list(dict.fromkeys(ids)))
+        known = {
+            int(row["id"])
+            for row in await bulk.fetch(f"SELECT id FROM track WHERE {condition}", *args)
+        }
+        if missing := [track for track in ids if track not in known]:
+            raise InvalidRequest({"track": f"The library holds no track {missing[0]}."})
+        return await _append(bulk, crate_id, ids)
 
     return await db.write(work)
 

@@ -59,7 +59,7 @@ BYTE_ORDER_MARK: Final = "\ufeff"
 # expression, which SQLite hands over without running Piccolo's per-value converter
 # (a quarter of the export's time otherwise). Genre, sub-genre and label names come from
 # a dict loaded once per export rather than a join in every chunk.
-_EXPORT_COLUMNS: Final = (
+EXPORT_COLUMNS: Final = (
     "t.beatport_id + 0 AS beatport_id, t.title, t.mix_name, t.artists_text, t.remixers_text,"
     " t.label + 0 AS label, t.genre + 0 AS genre, t.bpm + 0 AS bpm, t.key_name, t.camelot,"
     " t.length_ms + 0 AS length_ms, t.isrc, r.name AS release_name,"
@@ -80,7 +80,7 @@ def _text(value: str | None) -> str | None:
 
 
 def _csv_row(row: Sequence[Any], names: Mapping[tuple[str, int], str]) -> tuple[object, ...]:
-    """One export row (columns as `_EXPORT_COLUMNS`) as CSV cells; None is an empty cell."""
+    """One export row (columns as `EXPORT_COLUMNS`) as CSV cells; None is an empty cell."""
     (beatport_id, title, mix_name, artists, remixers, label, genre, bpm, key, camelot,
      length_ms, isrc, release, released, url, spotify_id, method, confidence, searched,
      sub_genre, catalog_number, spotify_url, _id, *position) = row  # fmt: skip
@@ -197,25 +197,43 @@ async def _names() -> dict[tuple[str, int], str]:
 async def export_chunks(
     track_filter: TrackFilter, *, chunk: int = EXPORT_CHUNK
 ) -> AsyncIterator[list[Sequence[Any]]]:
-    """The filter's tracks as export rows (`_EXPORT_COLUMNS`, then the track's id and, in
+    """The filter's tracks as export rows (`EXPORT_COLUMNS`, then the track's id and, in
     a job's chart order, its position), `chunk` rows at a time."""
-    async for rows in ordered_chunks(track_filter, _EXPORT_COLUMNS, chunk=chunk):
+    async for rows in ordered_chunks(track_filter, EXPORT_COLUMNS, chunk=chunk):
         yield rows
 
 
 async def export_csv(track_filter: TrackFilter, *, excel: bool = False) -> AsyncIterator[str]:
     """The filter's tracks as CSV text: the header row, then one chunk of rows at a time.
     `excel`: a byte order mark first, and the length as m:ss in a last column."""
+    async for text in write_csv(export_chunks(track_filter), excel=excel):
+        yield text
+
+
+async def write_csv(
+    chunks: AsyncIterator[list[Sequence[Any]]],
+    *,
+    excel: bool = False,
+    extra: tuple[str, ...] = (),
+) -> AsyncIterator[str]:
+    """Export rows (`EXPORT_COLUMNS`, the track's id, then one value per `extra` column)
+    as CSV text: the header row, then one chunk at a time; the `extra` columns last."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     if excel:
         buffer.write(BYTE_ORDER_MARK)
-    writer.writerow(EXCEL_COLUMNS if excel else CSV_COLUMNS)
+    writer.writerow((*(EXCEL_COLUMNS if excel else CSV_COLUMNS), *extra))
     yield buffer.getvalue()
     names = await _names()
-    async for rows in export_chunks(track_filter):
+    cut = len(extra)
+    async for rows in chunks:
         buffer.seek(0)
         buffer.truncate()
-        cells = (_csv_row(row, names) for row in rows)
-        writer.writerows(map(_with_length, cells) if excel else cells)
+        if cut:
+            tails = (row[len(row) - cut :] for row in rows)
+            heads = (_csv_row(row[: len(row) - cut], names) for row in rows)
+            writer.writerows((*head, *tail) for head, tail in zip(heads, tails, strict=True))
+        else:
+            cells = (_csv_row(row, names) for row in rows)
+            writer.writerows(map(_with_length, cells) if excel else cells)
         yield buffer.getvalue()

@@ -242,8 +242,8 @@ def outer_order(track_filter: TrackFilter, dialect: Dialect) -> str:
 
 # Names come from scalar subqueries, not joins: PostgreSQL then plans a join of four
 # relations instead of seven, which took longer to plan than to run. Integers are read
-# as `x + 0` so that SQLite hands them over as they are (see export's `_EXPORT_COLUMNS`).
-_ROW_COLUMNS: Final = (
+# as `x + 0` so that SQLite hands them over as they are (see export's `EXPORT_COLUMNS`).
+ROW_COLUMNS: Final = (
     "t.id + 0 AS id, t.title, t.mix_name, t.bpm + 0 AS bpm, t.key_name, t.camelot,"
     " t.length_ms + 0 AS length_ms, t.new_release_date, t.sample_url, t.artwork_url,"
     " t.spotify_id, t.spotify_searched_at IS NOT NULL AS searched,"
@@ -263,7 +263,7 @@ def rows_query(
     # The place shown in the # column: the chart position, or the number on the release.
     position = "p.s0" if track_filter.numbered else "CAST(NULL AS INTEGER)"
     return sql(
-        f"SELECT {_ROW_COLUMNS}, {position} AS position,"
+        f"SELECT {ROW_COLUMNS}, {position} AS position,"
         " ta.role AS credit_role, a.id + 0 AS credit_id,"
         " a.name AS credit_name FROM ({}) p JOIN track t ON t.id = p.id"
         " LEFT JOIN track_artist ta ON ta.track = t.id LEFT JOIN artist a ON a.id = ta.artist"

@@ -31,6 +31,7 @@ from tasks.schedules import run_in_process as run_schedules_in_process
 from web import (
     auth,
     collect,
+    crates,
     dashboard,
     dig,
     errors,
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
             schedules.SchedulesController,
             spotify.SpotifyController,
             spotify.CrateSpotifyController,
+            crates.CrateController,
             create_static_files_router(path="/static", directories=[asset_dir("static")]),
         ],
         dependencies={

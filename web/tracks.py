@@ -13,7 +13,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
 from litestar.response import Stream, Template
 
-from services import catalog, export
+from services import catalog, crate_tracks, export
 from services.errors import InvalidRequest
 from services.forms import yes_no
 from services.track_filter import (
@@ -58,7 +58,7 @@ class TrackController(Controller):
         choices = wanted(request) == "page"  # the filter form's choices: only a page shows them
         page = await catalog.browse_tracks(request.query_params, choices=choices)
         assert page is not None  # nothing is fixed by the path here
-        return list_response(request, page, base="/tracks")
+        return list_response(request, page, base="/tracks", crates=await _crate_choices(request))
 
     @get("/names", name="tracks_names", include_in_schema=False)
     async def names(self, request: HTMXRequest) -> Response[Any]:
@@ -83,7 +83,9 @@ class TrackController(Controller):
         if track is None:
             raise NotFoundException(missing)
         raw = json.dumps(track["beatport_json"], indent=2, ensure_ascii=False, sort_keys=True)
-        return Template("tracks/detail.html", context={"track": track, "raw_json": raw})
+        crates = await crate_tracks.crate_choices()
+        context = {"track": track, "raw_json": raw, "crate_choices": crates}
+        return Template("tracks/detail.html", context=context)
 
     @get(
         "/export.csv",
@@ -137,11 +139,22 @@ async def entity_page(request: HTMXRequest, kind: str, entity_id: int) -> Respon
     )
     if page is None:
         raise NotFoundException(f"There is no {kind} {entity_id} in the library.")
-    return list_response(request, page, base=f"/{kind}s/{entity_id}", fixed=kind)
+    crates = await _crate_choices(request)
+    return list_response(request, page, base=f"/{kind}s/{entity_id}", fixed=kind, crates=crates)
+
+
+async def _crate_choices(request: HTMXRequest) -> list[tuple[int, str]]:
+    """The crates a list's rows can go into (not read for JSON answers)."""
+    return [] if wanted(request) == "json" else await crate_tracks.crate_choices()
 
 
 def list_response(
-    request: HTMXRequest, page: catalog.TrackPage, *, base: str, fixed: str | None = None
+    request: HTMXRequest,
+    page: catalog.TrackPage,
+    *,
+    base: str,
+    fixed: str | None = None,
+    crates: list[tuple[int, str]] | None = None,
 ) -> Response[Any]:
     """The list as a full page, its results region alone for htmx, or JSON; 422 when refused."""
     status = 422 if page.errors else 200
@@ -167,6 +180,7 @@ def list_response(
         "triage_states": TRIAGE_STATES,
         "rerelease_choices": RERELEASE_CHOICES,
         "keys": catalog.CAMELOT,
+        "crate_choices": crates or [],
     }
     if answer == "fragment":
         # The server names the URL to push, so empty form fields never clutter it.
