@@ -89,7 +89,9 @@ class DigController(Controller):
         return json_answer(card, headers={"Cache-Control": "no-store"})
 
     @post("/track/{beatport_id:int}", name="dig_decide", status_code=200, responses=NOT_FOUND)
-    async def decide(self, request: Request[Any, Any, Any], beatport_id: BeatportId) -> Response[Any]:
+    async def decide(
+        self, request: Request[Any, Any, Any], beatport_id: BeatportId
+    ) -> Response[Any]:
         """A decision: `{"decision": "kept"|"skipped"|"new", "crate": <crate id>}`; kept
         with a crate also adds the track to that crate (at its end, once)."""
         fields = await read_fields(request)
