@@ -141,7 +141,8 @@ async def crate_view(
             status_code=status,
             push_url=push,
         )
-    context.update(await send_context(settings, _send_crate(crate)))
+    # The send panel's context, with the crate itself (it has every field the panel reads).
+    context = {**await send_context(settings, _send_crate(crate)), **context}
     return Template("tracks/index.html", context=context, status_code=status)
 
 
