@@ -19,6 +19,7 @@
   var decisions = {}; // Beatport id -> "kept" | "skipped"
   var wantPlaying = false;
   var finished = false;
+  var saving = Promise.resolve(); // the decisions posted so far, in order
 
   function el(id) {
     return document.getElementById(id);
@@ -200,15 +201,8 @@
     markPlaying();
   }
 
-  function decide(decision, crate) {
-    var id = ids[index];
-    decisions[id] = decision;
-    showDecision(id);
-    var body = { decision: decision };
-    if (crate) {
-      body.crate = crate;
-    }
-    var sent = fetch("/dig/track/" + id, {
+  function post(id, body) {
+    return fetch("/dig/track/" + id, {
       method: "POST",
       headers: { Accept: "application/json", "Content-Type": "application/json" },
       credentials: "same-origin",
@@ -221,11 +215,27 @@
         root.dataset.saved = String(Number(root.dataset.saved || "0") + 1);
       });
     });
-    sent.catch(function (error) {
-      delete decisions[id];
-      progress();
-      el("dig-error").textContent = error.message;
-    });
+  }
+
+  function decide(decision, crate) {
+    var id = ids[index];
+    decisions[id] = decision;
+    showDecision(id);
+    var body = { decision: decision };
+    if (crate) {
+      body.crate = crate;
+    }
+    // Decisions are posted one after another, so a crate gets its tracks in the order
+    // they were kept however fast the keys come; the dig itself moves on at once.
+    saving = saving
+      .then(function () {
+        return post(id, body);
+      })
+      .catch(function (error) {
+        delete decisions[id];
+        progress();
+        el("dig-error").textContent = error.message;
+      });
     next();
   }
 

@@ -19,10 +19,8 @@ from services.forms import yes_no
 from services.track_filter import (
     MAX_NAME_CHARS,
     NAMED,
-    RERELEASE_CHOICES,
     SORTS,
     SPOTIFY_STATES,
-    TRIAGE_STATES,
     parse_filter,
 )
 from web.collect import FormErrors
@@ -177,8 +175,6 @@ def list_response(
         "export_query": page.filter.query(without=("page",)) if page.filter else "",
         "sorts": SORTS,
         "spotify_states": SPOTIFY_STATES,
-        "triage_states": TRIAGE_STATES,
-        "rerelease_choices": RERELEASE_CHOICES,
         "keys": catalog.CAMELOT,
         "crate_choices": crates or [],
     }
