@@ -87,10 +87,15 @@ def conditions(
         terms.append(sql(f"{found} IS NULL AND {searched} IS NOT NULL"))
     elif f.spotify == "unsearched":
         terms.append(sql(f"{searched} IS NULL"))
+    # Undecided tracks and tracks that are no re-release are most of a library: the query
+    # walks the sort's index and reads those off each track (their own index would hand
+    # over nearly every track, to be sorted). The rare values use their index.
     if f.triage is not None and f.triage in TRIAGE_STATES:
-        terms.append(sql(f"t.triage = '{f.triage}'"))
+        decided = "t.triage" if f.triage != "new" else dialect.unindexed("t.triage")
+        terms.append(sql(f"{decided} = '{f.triage}'"))
     if f.rerelease is not None:
-        terms.append(sql(f"t.rerelease = {'TRUE' if f.rerelease else 'FALSE'}"))
+        again = "t.rerelease" if f.rerelease else dialect.unindexed("t.rerelease")
+        terms.append(sql(f"{again} = {'TRUE' if f.rerelease else 'FALSE'}"))
     if f.job is not None and f.sort != POSITION_SORT:
         tracks = sql(
             "SELECT jt.track FROM job_track jt JOIN job j ON j.id = jt.job WHERE j.task_id = {}",
