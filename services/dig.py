@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from services import db
+from services import crates, db
 from services.errors import InvalidRequest
 from services.rerelease import as_day, latest_day
 from services.sql_dialect import dialect_of, number, sql
@@ -137,3 +137,18 @@ async def set_triage(beatport_id: int, decision: str) -> bool:
         .returning(Track.beatport_id)
     )
     return bool(changed)
+
+
+async def decide(beatport_id: int, decision: str, crate_id: int | None) -> dict[str, Any] | None:
+    """Remember a decision and, for a keep into a crate, add the track at the crate's end
+    (once: `crates.add_tracks`). None when there is no such track; raises
+    crates.CrateNotFound before changing anything when there is no such crate."""
+    if crate_id is not None:
+        await crates.get_crate(crate_id)
+    if not await set_triage(beatport_id, decision):
+        return None
+    added: dict[str, Any] | None = None
+    if crate_id is not None:
+        result = await crates.add_tracks(crate_id, [beatport_id])
+        added = {"id": crate_id, "added": result.added, "total": result.total}
+    return {"beatport_id": beatport_id, "triage": decision, "crate": added}

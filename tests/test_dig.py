@@ -180,6 +180,7 @@ async def test_keeping_adds_the_track_to_the_crate_once_and_marks_it_kept(
     assert await listed(live_app, "triage=kept&sort=title") == [1002, 1006]
     missing = await decide(live_app, 1001, status=404, decision="kept", crate=crate.id + 50)
     assert missing["detail"] == f"There is no crate {crate.id + 50}."
+    assert await listed(live_app, "triage=kept&sort=title") == [1002, 1006]  # 1001 unchanged
 
 
 # ---------------------------------------------------------------- re-releases
@@ -220,6 +221,8 @@ async def test_the_migration_flags_tracks_matched_before_it(
     migration = __import__(MIGRATION, fromlist=["backfill"])
     await migration.backfill(engine_finder())
     assert await listed(live_app, "rerelease=1") == [1001, 1004]
+    rows = (await get_json(live_app, "/tracks?rerelease=1"))["tracks"]
+    assert [row["rerelease"] for row in rows] == [True, True]
     new_only = await listed(live_app, "rerelease=0")
     assert 1001 not in new_only and 1003 in new_only and len(new_only) == 8
     assert (await get_json(live_app, "/dig?rerelease=0"))["beatport_ids"] == new_only

@@ -109,13 +109,10 @@ class DigController(Controller):
             errors["crate"] = "Only a kept track goes into a crate."
         if errors:
             return invalid_answer(errors)
-        if not 1 <= beatport_id <= MAX_ID or not await dig.set_triage(beatport_id, decision):
+        if not 1 <= beatport_id <= MAX_ID:
             return _missing(beatport_id)
-        added: dict[str, Any] | None = None
-        if crate_id is not None:
-            try:
-                result = await crates.add_tracks(crate_id, [beatport_id])
-            except crates.CrateNotFound:
-                return json_answer({"detail": f"There is no crate {crate_id}."}, status_code=404)
-            added = {"id": crate_id, "added": result.added, "total": result.total}
-        return json_answer({"beatport_id": beatport_id, "triage": decision, "crate": added})
+        try:
+            done = await dig.decide(beatport_id, decision, crate_id)
+        except crates.CrateNotFound:
+            return json_answer({"detail": f"There is no crate {crate_id}."}, status_code=404)
+        return _missing(beatport_id) if done is None else json_answer(done)
