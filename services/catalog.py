@@ -68,6 +68,9 @@ class TrackRow:
     artists: list[Ref] = field(default_factory=list)
     remixers: list[Ref] = field(default_factory=list)
     position: int | None = None  # chart position or track number, in those orders
+    beatport_id: int = 0
+    triage: str = "new"  # what a dig decided (services.dig)
+    rerelease: bool = False  # services.rerelease
 
     @property
     def mix(self) -> str:
@@ -307,6 +310,9 @@ def read_rows(rows: list[dict[str, Any]]) -> list[TrackRow]:
                 sample_url=row["sample_url"],
                 artwork_url=row["artwork_url"],
                 position=row["position"],
+                beatport_id=int(row["beatport_id"]),
+                triage=str(row["triage"] or "new"),
+                rerelease=bool(row["rerelease"]),
             )
         if row["credit_id"] is not None:
             credit = Ref(int(row["credit_id"]), str(row["credit_name"]))

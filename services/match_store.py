@@ -10,18 +10,31 @@ from typing import Any
 from services import claims, jobs
 from services.enrich_request import EnrichRequest
 from services.matching.choice import Match
+from services.rerelease import is_rerelease
 from services.tables import Job, Track, TrackArtist
 
 
 async def record_match(track_id: int, match: Match | None) -> None:
-    """Store a search's outcome: the match's fields, or "searched, not found"."""
+    """Store a search's outcome: the match's fields (and whether the track is a re-release,
+    services.rerelease), or "searched, not found"."""
     values: dict[Any, Any] = {Track.spotify_searched_at: jobs.now(), Track.spotify_error: None}
     if match is None:
         values.update(
-            {Track.spotify_id: None, Track.spotify_method: None, Track.spotify_confidence: None}
+            {
+                Track.spotify_id: None,
+                Track.spotify_method: None,
+                Track.spotify_confidence: None,
+                Track.rerelease: False,
+            }
         )
     else:
         found = match.track
+        stored = (
+            await Track.select(Track.new_release_date)
+            .where(Track._meta.primary_key == track_id)
+            .first()
+        )
+        beatport_day = stored["new_release_date"] if stored else None
         values.update(
             {
                 Track.spotify_id: found.id,
@@ -38,6 +51,7 @@ async def record_match(track_id: int, match: Match | None) -> None:
                 Track.spotify_preview_url: found.preview_url,
                 Track.spotify_method: match.method,
                 Track.spotify_confidence: round(match.confidence, 4),
+                Track.rerelease: is_rerelease(found.release_date, beatport_day),
             }
         )
     await Track.update(values).where(Track._meta.primary_key == track_id)

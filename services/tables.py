@@ -132,6 +132,9 @@ class Track(Table):
     # What a dig decided: "new" (not yet heard), "kept" or "skipped" (indexed: track_triage).
     triage = Varchar(length=10, default="new")
     triage_at = Timestamptz(null=True, default=None)
+    # The Spotify album came out more than 90 days before Beatport's date (services.rerelease;
+    # indexed: track_rerelease).
+    rerelease = Boolean(default=False)
 
 
 class TrackArtist(Table, tablename="track_artist"):

@@ -47,6 +47,12 @@ SPOTIFY_STATES: Final = {
     "not_found": "Searched, not found",
     "unsearched": "Never searched",
 }
+TRIAGE_STATES: Final = {
+    "new": "Not decided yet",
+    "kept": "Kept",
+    "skipped": "Skipped",
+}
+RERELEASE_CHOICES: Final = {"0": "New music only", "1": "Re-releases only"}
 FILTER_FIELDS: Final = (
     "q",
     "genre",
@@ -60,6 +66,8 @@ FILTER_FIELDS: Final = (
     "released_from",
     "released_to",
     "spotify",
+    "triage",
+    "rerelease",
     "job",
     "sort",
     "page",
@@ -83,6 +91,9 @@ class TrackFilter:
     released_from: date | None = None
     released_to: date | None = None
     spotify: str | None = None
+    # What a dig decided ("new", "kept", "skipped"); a re-release or not (True / False).
+    triage: str | None = None
+    rerelease: bool | None = None
     job: str | None = None
     sort: str = "newest"
     page: int = 1
@@ -117,7 +128,13 @@ class TrackFilter:
             value = getattr(current, name)
             if name in NAMED and value is None:
                 value = getattr(current, f"{name}_name")
-            if name in without or value in (None, "", False):
+            if name in without:
+                continue
+            if name == "rerelease":  # False is a choice too ("0": new music only)
+                if value is None:
+                    continue
+                value = int(value)
+            elif value in (None, "", False):
                 continue
             if (name == "sort" and value == current.default_sort) or (
                 name == "page" and value == 1
@@ -252,6 +269,12 @@ def parse_filter(
     spotify = raw["spotify"] or None
     if spotify is not None and spotify not in SPOTIFY_STATES:
         errors["spotify"] = "Spotify must be one of: " + ", ".join(SPOTIFY_STATES) + "."
+    triage = raw["triage"] or None
+    if triage is not None and triage not in TRIAGE_STATES:
+        errors["triage"] = "Decision must be one of: " + ", ".join(TRIAGE_STATES) + "."
+    rerelease = yes_no(raw["rerelease"]) if raw["rerelease"] else None
+    if raw["rerelease"] and rerelease is None:
+        errors["rerelease"] = "Re-release is either yes (1) or no (0)."
     job = raw["job"] or None
     if job is not None and len(job) > 64:
         errors["job"] = "That is not a job id."
@@ -279,6 +302,8 @@ def parse_filter(
         released_from=released_from,
         released_to=released_to,
         spotify=spotify,
+        triage=triage,
+        rerelease=None if rerelease is None else bool(rerelease),
         job=job,
         sort=sort,
         page=page or 1,

@@ -17,7 +17,13 @@ from piccolo.querystring import QueryString
 
 from services.name_keys import artist_credits, first_named, named
 from services.sql_dialect import Dialect, Plan, joined, number, sql
-from services.track_filter import POSITION_SORT, TRACKLIST_SORT, TrackFilter, is_camelot_key
+from services.track_filter import (
+    POSITION_SORT,
+    TRACKLIST_SORT,
+    TRIAGE_STATES,
+    TrackFilter,
+    is_camelot_key,
+)
 
 # Columns the broad filters read; every browse index carries them (see the migration).
 BROAD: Final = frozenset(
@@ -81,6 +87,15 @@ def conditions(
         terms.append(sql(f"{found} IS NULL AND {searched} IS NOT NULL"))
     elif f.spotify == "unsearched":
         terms.append(sql(f"{searched} IS NULL"))
+    # Undecided tracks and tracks that are no re-release are most of a library: the query
+    # walks the sort's index and reads those off each track (their own index would hand
+    # over nearly every track, to be sorted). The rare values use their index.
+    if f.triage is not None and f.triage in TRIAGE_STATES:
+        decided = "t.triage" if f.triage != "new" else dialect.unindexed("t.triage")
+        terms.append(sql(f"{decided} = '{f.triage}'"))
+    if f.rerelease is not None:
+        again = "t.rerelease" if f.rerelease else dialect.unindexed("t.rerelease")
+        terms.append(sql(f"{again} = {'TRUE' if f.rerelease else 'FALSE'}"))
     if f.job is not None and f.sort != POSITION_SORT:
         tracks = sql(
             "SELECT jt.track FROM job_track jt JOIN job j ON j.id = jt.job WHERE j.task_id = {}",
@@ -237,6 +252,7 @@ ROW_COLUMNS: Final = (
     "t.id + 0 AS id, t.title, t.mix_name, t.bpm + 0 AS bpm, t.key_name, t.camelot,"
     " t.length_ms + 0 AS length_ms, t.new_release_date, t.sample_url, t.artwork_url,"
     " t.spotify_id, t.spotify_searched_at IS NOT NULL AS searched,"
+    " t.beatport_id + 0 AS beatport_id, t.triage, t.rerelease,"
     " t.genre + 0 AS genre_id, (SELECT g.name FROM genre g WHERE g.id = t.genre) AS genre_name,"
     " t.label + 0 AS label_id, (SELECT l.name FROM label l WHERE l.id = t.label) AS label_name,"
     " t.release + 0 AS release_id,"

@@ -288,6 +288,7 @@ async def test_every_page_at_desktop_and_phone_width_without_a_browser_complaint
             f"/labels/{min(library.labels.values())}",
             f"/releases/{min(library.releases.values())}",
             f"/tracks?job={library.job_task_id}",
+            f"/dig?job={library.job_task_id}",
             "/jobs",
             "/schedules",
             "/crates",

@@ -53,8 +53,8 @@ CSP = (
     "base-uri 'self'; form-action 'self'"
 )
 HTMX = "/static/htmx-2.0.11.min.js"
-# The only scripts pages load: htmx, the tracks list's preview player, and crates' forms.
-SCRIPTS = frozenset({HTMX, "/static/tracks.js", "/static/crates.js"})
+# The only scripts pages load: htmx, the tracks list's preview player, crates' forms, dig mode.
+SCRIPTS = frozenset({HTMX, "/static/tracks.js", "/static/crates.js", "/static/dig.js"})
 # A 1x1 PNG: what the browser gets for Beatport's artwork (no network in tests).
 PIXEL = bytes.fromhex(
     "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
@@ -714,7 +714,7 @@ async def test_pages_have_no_inline_script_style_or_handler(
     await secured.wait_for_state(started.json()["task_id"], ("succeeded",))
     track = await Track.select(Track._meta.primary_key).first()
     assert track is not None
-    paths = ["/", "/jobs", "/tracks", f"/tracks/{track['id']}", "/no/such/page"]
+    paths = ["/", "/jobs", "/tracks", f"/tracks/{track['id']}", "/dig", "/no/such/page"]
     async with httpx.AsyncClient(base_url=secured.url) as stranger:
         pages = [await stranger.get("/login")]
     pages += [await secured.http.get(path) for path in paths]

@@ -8,6 +8,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 
 from services.jobs import job_name, job_title, state_word
 from services.track_display import minutes_seconds
+from services.track_filter import RERELEASE_CHOICES, TRIAGE_STATES
 
 
 def local_time(value: datetime | None, fmt: str = "%H:%M") -> str:
@@ -28,7 +29,7 @@ def duration(milliseconds: int | None) -> str:
 
 
 def configure(engine: JinjaTemplateEngine) -> None:
-    """Register Crate's filters on the Jinja environment."""
+    """Register Crate's filters and shared choices on the Jinja environment."""
     engine.engine.filters.update(
         local_time=local_time,
         thousands=thousands,
@@ -37,3 +38,5 @@ def configure(engine: JinjaTemplateEngine) -> None:
         job_name=job_name,
         state_word=state_word,
     )
+    # The tracks filter's choices that every list page (tracks, crates) offers.
+    engine.engine.globals.update(triage_states=TRIAGE_STATES, rerelease_choices=RERELEASE_CHOICES)

@@ -17,7 +17,13 @@ from litestar.response import Stream, Template
 from services import catalog, crate_tracks, export
 from services.errors import InvalidRequest
 from services.forms import yes_no
-from services.track_filter import MAX_NAME_CHARS, NAMED, SORTS, SPOTIFY_STATES, parse_filter
+from services.track_filter import (
+    MAX_NAME_CHARS,
+    NAMED,
+    SORTS,
+    SPOTIFY_STATES,
+    parse_filter,
+)
 from web.collect import FormErrors
 from web.errors import error_response
 from web.paths import NOT_FOUND, RowId, existing
@@ -227,6 +233,9 @@ def tracks_json(page: catalog.TrackPage) -> dict[str, Any]:
                 "camelot": row.camelot,
                 "release_date": row.released.isoformat() if row.released else None,
                 "spotify": row.spotify,
+                "beatport_id": row.beatport_id,
+                "triage": row.triage,
+                "rerelease": row.rerelease,
             }
             for row in page.rows
         ],
