@@ -271,8 +271,10 @@ async def movement(
         sql(f"SELECT job, track, position FROM job_track WHERE job IN ({ids})")
     )
     positions: dict[int, dict[int, int | None]] = {c.job_id: {} for c in upto}
+    deepest = 2
     for job, track, position in rows:
         positions[int(job)][int(track)] = None if position is None else int(position)
+        deepest = max(deepest, position or 0)
     shown = positions[current.job_id]
     before = positions.get(previous.job_id, {}) if previous else {}
     dropped_ids = (
@@ -281,7 +283,7 @@ async def movement(
     names = await _names(list(shown) + dropped_ids)
     order = [c.job_id for c in upto]
     entries = [
-        _entry(track, position, names, positions, order, current, previous)
+        _entry(track, position, names, positions, order, current, previous, deepest)
         for track, position in shown.items()
         if track in names
     ]
@@ -309,6 +311,7 @@ def _entry(
     order: list[int],
     current: Collection,
     previous: Collection | None,
+    deepest: int,
 ) -> Entry:
     # Re-entry: held by a collection before the previous one (not by a skipped partial).
     earlier = [job for job in order if previous is not None and job < previous.job_id]
@@ -334,7 +337,7 @@ def _entry(
         change=change,
         best=min(known) if known else None,
         weeks=len(held),
-        line=history_line([positions[job].get(track) for job in recent]),
+        line=history_line([positions[job].get(track) for job in recent], deepest=deepest),
     )
 
 

@@ -13,6 +13,7 @@ from bs4 import BeautifulSoup
 
 from services.beatport.links import parse_target
 from services.chart_history import history_line, source_key
+from services.tables import Track
 from tests.conftest import LiveApp, make_settings, serve_app
 from tests.fakes.beatport import BLOCK, FakeBeatport
 from web.app import create_app
@@ -136,6 +137,16 @@ async def test_every_movement_kind_and_what_dropped_out(app: LiveApp, fake: Fake
     assert not soup.select("[style]")
     dropped = soup.select_one("ul.dropped")
     assert dropped is not None and "#5" in dropped.get_text()
+
+    # The track page tells its chart runs: which chart, best position, how often, when.
+    row = await Track.select(Track._meta.primary_key).where(Track.beatport_id == n(2)).first()
+    assert row is not None
+    track_page = BeautifulSoup((await app.http.get(f"/tracks/{row['id']}")).text, "html.parser")
+    runs = [
+        [" ".join(td.get_text(" ").split()) for td in tr.select("td")]
+        for tr in track_page.select("table.chart-runs tbody tr")
+    ]
+    assert [run[:3] for run in runs] == [["Chart Diggers' Choice — January", "#1", "3"]]
 
     # Any two collections compared: the third against the first.
     listing = (await app.http.get("/charts", headers=JSON)).json()
