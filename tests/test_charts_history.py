@@ -5,6 +5,7 @@ the JSON shapes, and unknown keys or collections answered in words (both engines
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -13,7 +14,7 @@ from bs4 import BeautifulSoup
 
 from services.beatport.links import parse_target
 from services.chart_history import history_line, source_key
-from services.tables import Track
+from services.tables import Schedule, Track
 from tests.conftest import LiveApp, make_settings, serve_app
 from tests.fakes.beatport import BLOCK, FakeBeatport
 from web.app import create_app
@@ -255,3 +256,33 @@ def test_history_line_draws_position_one_at_the_top() -> None:
     assert history_line([5]) == ""
     points = [tuple(map(float, p.split(","))) for p in history_line([1, None, 100]).split()]
     assert points == [(0.0, 1.0), (120.0, 23.0)]
+
+
+async def test_following_a_chart_makes_one_weekly_schedule_that_matches_to_spotify(
+    app: LiveApp, fake: FakeBeatport
+) -> None:
+    missing = await app.http.post("/charts/chart-999/follow", json={})
+    assert missing.status_code == 404 and "no chart called" in missing.json()["detail"]
+    assert await collect(app, fake, [1, 2, 3]) == "succeeded"
+    page = BeautifulSoup((await app.http.get("/charts/chart-12")).text, "html.parser")
+    button = page.select_one("form.follow[action='/charts/chart-12/follow'] button")
+    assert button is not None and button.get_text() == "Follow this chart"
+
+    # The page's own form (with its CSRF token), as a browser sends it.
+    token = await app.csrf_token("/charts/chart-12")
+    followed = await app.http.post(
+        "/charts/chart-12/follow", data={"_csrf_token": token}, follow_redirects=False
+    )
+    assert followed.status_code == 303 and followed.headers["location"] == "/charts/chart-12"
+    [schedule] = await Schedule.select()
+    params = schedule["params"]
+    params = json.loads(params) if isinstance(params, str) else params
+    assert params["url"] == CHART and schedule["cron"] == "0 6 * * 1"
+    assert schedule["enrich_after"] and schedule["enabled"]
+    again = await app.http.post("/charts/chart-12/follow", json={})
+    assert again.status_code == 200
+    assert again.json() == {"schedule_id": schedule["id"], "created": False}
+    assert await Schedule.count() == 1
+    page = BeautifulSoup((await app.http.get("/charts/chart-12")).text, "html.parser")
+    assert page.select_one("form.follow") is None
+    assert "Followed: collected every Monday" in page.get_text()

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Response, get
+from litestar import Controller, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 from litestar.plugins.htmx import HTMXRequest
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
-from services import chart_history
+from services import chart_follow, chart_history
 from services.errors import InvalidRequest
 from web.collect import FormErrors
 from web.errors import error_response
@@ -47,12 +47,7 @@ class ChartController(Controller):
     async def show(self, request: HTMXRequest, key: FromPath[str]) -> Response[Any]:
         """A source's newest collection (or `?compare=` one) against the previous complete
         one (or `?with=` one): positions, movement, best, weeks, history, dropped."""
-        found = await chart_history.source(key[:MAX_KEY_CHARS])
-        if found is None:
-            raise NotFoundException(
-                f"Crate has collected no chart called {key[:MAX_KEY_CHARS]!r}. "
-                "Every collected chart is listed on /charts."
-            )
+        found = await known_source(key)
         query = request.query_params
         try:
             moved = await chart_history.movement(found, query.get("compare"), query.get("with"))
@@ -62,4 +57,27 @@ class ChartController(Controller):
             return error_response(request, 422, str(exc))
         if wanted(request) == "json":
             return json_answer(moved.as_json())
-        return Template("charts/detail.html", context={"m": moved})
+        schedule = await chart_follow.following(found.key)
+        return Template("charts/detail.html", context={"m": moved, "schedule": schedule})
+
+    @post("/{key:str}/follow", name="chart_follow", status_code=303, responses=NOT_FOUND)
+    async def follow(self, request: HTMXRequest, key: FromPath[str]) -> Response[Any]:
+        """Collect this chart every Monday at 06:00, then match its new tracks to Spotify
+        (a schedule; following it again makes none): JSON `{"schedule_id", "created"}`."""
+        found = await known_source(key)
+        schedule_id, created = await chart_follow.follow(found)
+        if wanted(request) == "json":
+            body = {"schedule_id": schedule_id, "created": created}
+            return json_answer(body, status_code=201 if created else 200)
+        return Redirect(path=f"/charts/{found.key}", status_code=303)
+
+
+async def known_source(key: str) -> chart_history.Source:
+    """The source with this key; else 404 in words."""
+    found = await chart_history.source(key[:MAX_KEY_CHARS])
+    if found is None:
+        raise NotFoundException(
+            f"Crate has collected no chart called {key[:MAX_KEY_CHARS]!r}. "
+            "Every collected chart is listed on /charts."
+        )
+    return found
