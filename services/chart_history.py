@@ -14,6 +14,7 @@ up to the one shown, and the names of the tracks shown.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -102,6 +103,21 @@ def _params(value: object) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+@functools.lru_cache(maxsize=4096)
+def _source_of(params_text: str) -> tuple[str, str, str] | None:
+    """(key, name, link) of a chart-like source's job parameters, else None (remembered:
+    every page reads every collection's parameters)."""
+    params = _params(params_text)
+    try:
+        target = Target.from_params(params.get("target") or {})
+    except InvalidTarget:
+        return None
+    key = source_key(target)
+    if key is None:
+        return None
+    return key, str(params.get("label") or target.title()), BEATPORT_WEB + target.web_path()
+
+
 async def sources() -> list[Source]:
     """Every chart-like source collected at least once, most recently collected first."""
     [rows] = await db.database().read(
@@ -114,14 +130,12 @@ async def sources() -> list[Source]:
     )
     found: dict[str, Source] = {}
     for row in rows:
-        params = _params(row["params"])
-        try:
-            target = Target.from_params(params.get("target") or {})
-        except InvalidTarget:
+        known = _source_of(
+            row["params"] if isinstance(row["params"], str) else json.dumps(row["params"])
+        )
+        if known is None:
             continue
-        key = source_key(target)
-        if key is None:
-            continue
+        key, name, url = known
         done, total = int(row["done"] or 0), row["total"]
         collection = Collection(
             job_id=int(row["id"]),
@@ -134,8 +148,7 @@ async def sources() -> list[Source]:
         source = found.setdefault(key, Source(key, "", ""))
         source.collections.append(collection)
         # The newest job names the source and gives the link (its slug may be newer).
-        source.name = str(params.get("label") or target.title())
-        source.url = BEATPORT_WEB + target.web_path()
+        source.name, source.url = name, url
     return sorted(found.values(), key=lambda s: s.latest.collected_at, reverse=True)
 
 
@@ -265,80 +278,87 @@ async def movement(
     `against` (else the last complete collection before it), its best position and weeks
     up to then, its history line, and what dropped out; raises InvalidRequest."""
     current, previous, skipped = choose(found, compare, against)
-    upto = [c for c in found.collections if c.job_id <= current.job_id]
-    ids = ", ".join(number(c.job_id) for c in upto)
-    rows = await db.database().read_tuples(
-        sql(f"SELECT job, track, position FROM job_track WHERE job IN ({ids})")
+    upto = [c.job_id for c in found.collections if c.job_id <= current.job_id]
+    recent = upto[-LINE_COLLECTIONS:]
+    now, was = number(current.job_id), number(previous.job_id if previous else 0)
+    # The two collections with their tracks' names; per track shown, its best position,
+    # collections held and those before the previous one; the newest collections' positions.
+    pair, held, lines = await db.database().read(
+        sql(
+            "SELECT jt.job, jt.track, jt.position, t.beatport_id, t.title, t.mix_name,"
+            " t.artists_text FROM job_track jt JOIN track t ON t.id = jt.track"
+            f" WHERE jt.job IN ({now}, {was})"
+        ),
+        sql(
+            "SELECT jt.track, MIN(jt.position) AS best, COUNT(*) AS weeks,"
+            f" SUM(CASE WHEN jt.job < {was} THEN 1 ELSE 0 END) AS earlier"
+            # `+job`: read each track's own rows (index by track) and keep this source's,
+            # rather than probe every (track, collection) pair.
+            f" FROM job_track jt WHERE +jt.job IN ({_among(upto)}) AND jt.track IN"
+            f" (SELECT track FROM job_track WHERE job = {now}) GROUP BY jt.track"
+        ),
+        sql(
+            "SELECT job, track, position FROM job_track"
+            f" WHERE +job IN ({_among(recent)}) AND track IN"
+            f" (SELECT track FROM job_track WHERE job = {now})"
+        ),
     )
-    positions: dict[int, dict[int, int | None]] = {c.job_id: {} for c in upto}
-    deepest = 2
-    for job, track, position in rows:
-        positions[int(job)][int(track)] = None if position is None else int(position)
-        deepest = max(deepest, position or 0)
-    shown = positions[current.job_id]
-    before = positions.get(previous.job_id, {}) if previous else {}
-    dropped_ids = (
-        [] if current.partial or previous is None else [t for t in before if t not in shown]
-    )
-    names = await _names(list(shown) + dropped_ids)
-    order = [c.job_id for c in upto]
-    entries = [
-        _entry(track, position, names, positions, order, current, previous, deepest)
-        for track, position in shown.items()
-        if track in names
-    ]
+    shown = {int(r["track"]): r for r in pair if int(r["job"]) == current.job_id}
+    before = {int(r["track"]): r for r in pair if int(r["job"]) != current.job_id}
+    stats = {int(r["track"]): r for r in held}
+    history: dict[int, dict[int, int | None]] = {}
+    deepest = max([2, *(int(r["position"] or 0) for r in lines)])
+    for r in lines:
+        history.setdefault(int(r["track"]), {})[int(r["job"])] = r["position"]
+    entries = []
+    for track, row in shown.items():
+        position = row["position"]
+        if track in before:
+            was_at = before[track]["position"]
+            change = was_at - position if was_at is not None and position is not None else 0
+            kind = "up" if change > 0 else "down" if change < 0 else "same"
+        else:
+            change = 0
+            kind = "reentry" if previous and int(stats[track]["earlier"] or 0) else "new"
+        mine = history.get(track, {})
+        entries.append(
+            Entry(
+                track_id=track,
+                position=position,
+                beatport_id=int(row["beatport_id"]),
+                title=_title(row),
+                artists=str(row["artists_text"] or ""),
+                movement=kind,
+                change=change,
+                best=stats[track]["best"],
+                weeks=int(stats[track]["weeks"]),
+                line=history_line([mine.get(job) for job in recent], deepest=deepest),
+            )
+        )
     entries.sort(key=lambda e: (e.position is None, e.position or 0, e.title))
+    gone = [] if current.partial or previous is None else [t for t in before if t not in shown]
     dropped = sorted(
         (
             {
-                "beatport_id": names[t]["beatport_id"],
-                "title": names[t]["title"],
-                "last_position": before[t],
+                "beatport_id": int(before[t]["beatport_id"]),
+                "title": _title(before[t]),
+                "last_position": before[t]["position"],
             }
-            for t in dropped_ids
-            if t in names
+            for t in gone
         ),
         key=lambda d: (d["last_position"] is None, d["last_position"] or 0),
     )
     return Movement(found, current, previous, skipped, entries, dropped)
 
 
-def _entry(
-    track: int,
-    position: int | None,
-    names: dict[int, dict[str, Any]],
-    positions: dict[int, dict[int, int | None]],
-    order: list[int],
-    current: Collection,
-    previous: Collection | None,
-    deepest: int,
-) -> Entry:
-    # Re-entry: held by a collection before the previous one (not by a skipped partial).
-    earlier = [job for job in order if previous is not None and job < previous.job_id]
-    before = positions[previous.job_id] if previous else {}
-    if track in before:
-        was = before[track]
-        change = (was - position) if was is not None and position is not None else 0
-        kind = "up" if change > 0 else "down" if change < 0 else "same"
-    else:
-        change = 0
-        seen = any(track in positions[job] for job in earlier)
-        kind = "reentry" if seen else "new"
-    held = [positions[job][track] for job in order if track in positions[job]]
-    known = [p for p in held if p is not None]
-    recent = order[-LINE_COLLECTIONS:]
-    return Entry(
-        track_id=track,
-        position=position,
-        beatport_id=names[track]["beatport_id"],
-        title=names[track]["title"],
-        artists=names[track]["artists"],
-        movement=kind,
-        change=change,
-        best=min(known) if known else None,
-        weeks=len(held),
-        line=history_line([positions[job].get(track) for job in recent], deepest=deepest),
-    )
+def _among(job_ids: list[int]) -> str:
+    return ", ".join(number(job) for job in job_ids) or "0"
+
+
+def _title(row: Mapping[str, Any]) -> str:
+    """A track's title with its mix, as lists show it."""
+    mix = shown_mix(row["title"], row["mix_name"] or "")
+    return f"{row['title']} ({mix})" if mix else str(row["title"])
 
 
 def history_line(history: list[int | None], *, deepest: int = 100) -> str:
@@ -355,28 +375,6 @@ def history_line(history: list[int | None], *, deepest: int = 100) -> str:
         if p is not None
     ]
     return " ".join(points) if len(points) >= 2 else ""
-
-
-async def _names(track_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """Beatport id, title (with its mix) and artists of each track."""
-    if not track_ids:
-        return {}
-    among = ", ".join(number(t) for t in track_ids)
-    [rows] = await db.database().read(
-        sql(
-            "SELECT id, beatport_id, title, mix_name, artists_text FROM track"
-            f" WHERE id IN ({among})"
-        )
-    )
-    named = {}
-    for row in rows:
-        mix = shown_mix(row["title"], row["mix_name"] or "")
-        named[int(row["id"])] = {
-            "beatport_id": int(row["beatport_id"]),
-            "title": f"{row['title']} ({mix})" if mix else str(row["title"]),
-            "artists": str(row["artists_text"] or ""),
-        }
-    return named
 
 
 async def track_runs(track_id: int) -> list[dict[str, Any]]:
