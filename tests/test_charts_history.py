@@ -153,6 +153,12 @@ async def test_every_movement_kind_and_what_dropped_out(app: LiveApp, fake: Fake
     listing = (await app.http.get("/charts", headers=JSON)).json()
     assert [set(item) for item in listing] == [SOURCE_FIELDS]
     assert listing[0]["collections"] == 3
+    charts = BeautifulSoup((await app.http.get("/charts")).text, "html.parser")
+    [line] = [
+        [td.get_text(" ", strip=True) for td in tr.select("td")] for tr in charts.select("tbody tr")
+    ]
+    assert line[0] == "Chart Diggers' Choice — January" and line[1] == "3"
+    assert line[3] == "1"  # the newest collection brought one new entry (a re-entry is not new)
     ids = [int(str(option["value"])) for option in soup.select("select[name=compare] option")]
     newest, middle, oldest = ids
     versus = await chart_json(app, "chart-12", compare=str(newest), **{"with": str(oldest)})
