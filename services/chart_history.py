@@ -4,20 +4,23 @@ or Hype 100, a chart) and what moved between two of them.
 A source is known by its `key` (`top-100`, `genre-top-100-90`, `genre-hype-100-90`,
 `chart-12`): its kind and Beatport id, whatever link, mode or schedule collected it.
 Its collections are its ended Beatport collection jobs that saw tracks (`job_track` holds
-each one's positions). A collection that stopped early (failed, cancelled, or fewer
-tracks than Beatport said) is *partial*: it is shown, but compared with the last complete
-one, and nothing is said to have dropped out of it.
+each one's positions). A collection that stopped early (failed, cancelled, fewer tracks
+than Beatport said, or far fewer than the source's collections usually have: a lower page
+cap) is *partial*: it is shown, but compared with the last complete one, and nothing is
+said to have dropped out of it.
 
-A page is three reads: the collection jobs, the positions of the source's collections
-up to the one shown, and the names of the tracks shown.
+A page is two reads: the collection jobs, then in one go the two collections compared
+(with their tracks' names), per track shown its best position and collections held (from
+the covering index `job_track_by_track`), and the newest collections' positions.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import statistics
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -38,6 +41,10 @@ _PREFIXES: Final = {
 }
 # How many collections a track's history line draws (the newest ones).
 LINE_COLLECTIONS: Final = 26
+# A complete collection with fewer tracks than this share of the median of the last
+# USUAL_OF complete ones is partial too.
+SHORT_SHARE: Final = 0.9
+USUAL_OF: Final = 5
 LINE_WIDTH: Final = 120
 LINE_HEIGHT: Final = 24
 
@@ -146,10 +153,19 @@ async def sources() -> list[Source]:
             partial=row["state"] != "succeeded" or (total is not None and done < int(total)),
         )
         source = found.setdefault(key, Source(key, "", ""))
+        if not collection.partial and _short(collection, source.collections):
+            collection = replace(collection, partial=True)
         source.collections.append(collection)
         # The newest job names the source and gives the link (its slug may be newer).
         source.name, source.url = name, url
     return sorted(found.values(), key=lambda s: s.latest.collected_at, reverse=True)
+
+
+def _short(collection: Collection, before: list[Collection]) -> bool:
+    """True when a collection saw far fewer tracks (under SHORT_SHARE) than the source's
+    last complete collections usually did: a lower page cap, a page Beatport left out."""
+    usual = [c.tracks for c in before if not c.partial][-USUAL_OF:]
+    return bool(usual) and collection.tracks < SHORT_SHARE * statistics.median(usual)
 
 
 async def source(key: str) -> Source | None:

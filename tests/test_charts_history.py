@@ -96,7 +96,7 @@ async def test_every_movement_kind_and_what_dropped_out(app: LiveApp, fake: Fake
     assert first["previous_collected_at"] is None and first["dropped"] == []
     assert {e["movement"] for e in first["entries"]} == {"new"}
 
-    assert await collect(app, fake, [2, 1, 3, 7, 5]) == "succeeded"
+    assert await collect(app, fake, [2, 1, 3, 7, 5, 6]) == "succeeded"
     assert await collect(app, fake, [7, 4, 3, 2, 8, 1]) == "succeeded"
     body = await chart_json(app, "chart-12")
     assert body["key"] == "chart-12"
@@ -116,7 +116,10 @@ async def test_every_movement_kind_and_what_dropped_out(app: LiveApp, fake: Fake
         (5, n(8), "new", 0),
         (6, n(1), "down", -4),
     ]
-    assert [(d["beatport_id"], d["last_position"]) for d in body["dropped"]] == [(n(5), 5)]
+    assert [(d["beatport_id"], d["last_position"]) for d in body["dropped"]] == [
+        (n(5), 5),
+        (n(6), 6),
+    ]
     assert all(e["title"] for e in body["entries"]) and body["dropped"][0]["title"]
 
     # The page says it in words, with best position, weeks and a history line per track.
@@ -197,6 +200,16 @@ async def test_a_partial_collection_is_compared_with_the_last_complete_one(
     assert "Skipped 1 partial collection" in (await app.http.get("/charts/chart-12")).text
     listing = (await app.http.get("/charts", headers=JSON)).json()
     assert listing[0]["collections"] == 3
+
+    # A collection that ended well but saw far fewer tracks than usual (a page cap of 1
+    # where the chart has 2 pages) is partial too: nothing dropped out of it.
+    fake.set_lineup("chart", 12, everything)
+    _, status = await app.run_job("/collect/beatport/collect", {"url": CHART, "max_pages": 1})
+    assert status["state"] == "succeeded"
+    capped = await chart_json(app, "chart-12")
+    assert capped["dropped"] == [] and len(capped["entries"]) == 100
+    assert capped["previous_collected_at"] == after["collected_at"]
+    assert "This collection is partial" in (await app.http.get("/charts/chart-12")).text
 
 
 def test_one_key_however_the_link_is_written() -> None:
