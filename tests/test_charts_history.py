@@ -15,6 +15,7 @@ from bs4 import BeautifulSoup
 from services.beatport.links import parse_target
 from services.chart_history import history_line, source_key
 from services.tables import Schedule, Track
+from tasks.schedules import start_scheduled_collection
 from tests.conftest import LiveApp, make_settings, serve_app
 from tests.fakes.beatport import BLOCK, FakeBeatport
 from web.app import create_app
@@ -305,3 +306,17 @@ async def test_following_a_chart_makes_one_weekly_schedule_that_matches_to_spoti
     page = BeautifulSoup((await app.http.get("/charts/chart-12")).text, "html.parser")
     assert page.select_one("form.follow") is None
     assert "Followed: collected every Monday" in page.get_text()
+
+    # Its run collects the same source as the pasted link did.
+    fake.set_lineup("chart", 12, [3, 1, 2])
+    task_id = await start_scheduled_collection(app.app.state.broker, schedule["id"])
+    assert task_id is not None
+    assert (await app.wait_for_state(task_id, ("succeeded", "failed")))["state"] == "succeeded"
+    body = await chart_json(app, "chart-12")
+    assert [(e["position"], e["movement"], e["change"]) for e in body["entries"]] == [
+        (1, "up", 2),
+        (2, "down", -1),
+        (3, "down", -1),
+    ]
+    listing = (await app.http.get("/charts", headers=JSON)).json()
+    assert [(s["key"], s["collections"]) for s in listing] == [("chart-12", 2)]
