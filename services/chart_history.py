@@ -391,35 +391,3 @@ def history_line(history: list[int | None], *, deepest: int = 100) -> str:
         if p is not None
     ]
     return " ".join(points) if len(points) >= 2 else ""
-
-
-async def track_runs(track_id: int) -> list[dict[str, Any]]:
-    """A track's chart runs: per source that held it, its name, key, best position, how
-    many collections held it, first and last seen."""
-    [rows] = await db.database().read(
-        sql(
-            "SELECT jt.job, jt.position FROM job_track jt JOIN job j ON j.id = jt.job"
-            f" WHERE jt.track = {number(track_id)} AND j.kind = {{}}",
-            COLLECT_KIND,
-        )
-    )
-    if not rows:
-        return []
-    held = {int(row["job"]): row["position"] for row in rows}
-    runs = []
-    for item in await sources():
-        mine = [c for c in item.collections if c.job_id in held]
-        if not mine:
-            continue
-        known = [int(held[c.job_id]) for c in mine if held[c.job_id] is not None]
-        runs.append(
-            {
-                "key": item.key,
-                "name": item.name,
-                "best": min(known) if known else None,
-                "collections": len(mine),
-                "first": mine[0].collected_at,
-                "last": mine[-1].collected_at,
-            }
-        )
-    return runs

@@ -13,7 +13,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
 from litestar.response import Stream, Template
 
-from services import catalog, chart_history, export
+from services import catalog, chart_runs, export
 from services.errors import InvalidRequest
 from services.forms import yes_no
 from services.track_filter import MAX_NAME_CHARS, NAMED, SORTS, SPOTIFY_STATES, parse_filter
@@ -75,7 +75,7 @@ class TrackController(Controller):
         if track is None:
             raise NotFoundException(missing)
         raw = json.dumps(track["beatport_json"], indent=2, ensure_ascii=False, sort_keys=True)
-        runs = await chart_history.track_runs(track["id"])
+        runs = await chart_runs.track_runs(track["id"])
         return Template(
             "tracks/detail.html", context={"track": track, "raw_json": raw, "runs": runs}
         )
