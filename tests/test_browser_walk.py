@@ -6,6 +6,7 @@ typing in the track search, a form answered with errors in place, a live job bad
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from playwright.async_api import (
 from playwright.async_api import Error as PlaywrightError
 
 from services import crates, jobs, schedules
-from services.tables import Schedule
+from services.tables import Job, Schedule
 from tests.conftest import LiveApp, make_settings, serve_app
 from tests.fakes.beatport import FakeBeatport
 from tests.support.html_check import html_problems
@@ -158,6 +159,20 @@ async def site(database_url: str) -> AsyncIterator[Site]:
             await record_chart(library, [1003, 1001, 1002], "walk-chart-job")
             crate = await crates.create_crate("Warm-up with a long name for a phone")
             await crates.add_tracks(crate.id, [1009, 1003, 1001, 1010])
+            # A chart collected twice (/charts lists it, its page shows what moved).
+            target = {"kind": "chart", "beatport_id": 77, "slug": "test-chart"}
+            for task_id, lineup in (
+                ("walk-chart-before", [1002, 1003]),
+                ("walk-chart-job", [1003, 1001, 1002]),
+            ):
+                await record_chart(library, lineup, task_id)
+                await Job.update(
+                    {
+                        Job.params: json.dumps({"target": target, "label": "Chart Test Chart"}),
+                        Job.done: len(lineup),
+                        Job.total: len(lineup),
+                    }
+                ).where(Job.task_id == task_id)
             weekly = await schedules.create(
                 schedules.parse_schedule_form(
                     name="Peak time chart every Monday",
@@ -293,6 +308,8 @@ async def test_every_page_at_desktop_and_phone_width_without_a_browser_complaint
             "/schedules",
             "/crates",
             f"/crates/{(await crates.list_crates())[0].id}",
+            "/charts",
+            "/charts/chart-77",
         ):
             await walk.visit(path)
         await walk.visit("/tracks/99999999", status=404)

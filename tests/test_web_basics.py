@@ -16,7 +16,7 @@ async def test_dashboard_is_a_real_page_with_totals_and_empty_states(live_app: L
     page = BeautifulSoup(response.text, "html.parser")
     assert page.title is not None and "Dashboard" in page.title.text
     nav = [a.text for a in page.select("header nav a")]
-    assert nav == ["Dashboard", "Tracks", "Crates", "Jobs", "Schedules"]
+    assert nav == ["Dashboard", "Tracks", "Crates", "Charts", "Jobs", "Schedules"]
     assert page.select_one("#total-tracks").text == "0"  # type: ignore[union-attr]
     assert "No tracks yet: paste a Beatport link" in page.text
     assert "No jobs yet." in page.text

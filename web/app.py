@@ -30,6 +30,7 @@ from tasks.broker import create_broker
 from tasks.schedules import run_in_process as run_schedules_in_process
 from web import (
     auth,
+    chart_pages,
     collect,
     crates,
     dashboard,
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Li
             spotify.SpotifyController,
             spotify.CrateSpotifyController,
             crates.CrateController,
+            chart_pages.ChartController,
             create_static_files_router(path="/static", directories=[asset_dir("static")]),
         ],
         dependencies={

@@ -14,7 +14,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
 from litestar.response import Stream, Template
 
-from services import catalog, crate_tracks, export
+from services import catalog, chart_runs, crate_tracks, export
 from services.errors import InvalidRequest
 from services.forms import yes_no
 from services.track_filter import (
@@ -86,7 +86,8 @@ class TrackController(Controller):
             raise NotFoundException(missing)
         raw = json.dumps(track["beatport_json"], indent=2, ensure_ascii=False, sort_keys=True)
         crates = await crate_tracks.crate_choices()
-        context = {"track": track, "raw_json": raw, "crate_choices": crates}
+        runs = await chart_runs.track_runs(track["id"])
+        context = {"track": track, "raw_json": raw, "crate_choices": crates, "runs": runs}
         return Template("tracks/detail.html", context=context)
 
     @get(

@@ -380,6 +380,10 @@ class FakeBeatport:
         # Retry-After of 0.01 s, until the test takes the page out again.
         self.failing_pages: dict[int, int] = {}
         self.redirects: dict[str, str] = {}
+        # {(kind, list_id): [n, ...]}: the list holds its own tracks number n (1 = its first
+        # track), in that order, instead of all of them: a chart that changes between
+        # collections (set with `set_lineup`).
+        self.lineups: dict[tuple[str, int], list[int]] = {}
         self.latency = 0.0
         self.logins = 0
         self.refreshes = 0
@@ -482,6 +486,17 @@ class FakeBeatport:
             self._version += 1
             self._pages.clear()
 
+    def set_lineup(self, kind: str, list_id: int, numbers: Iterable[int] | None) -> None:
+        """From now on the list (kind "top100" has id 0) holds its tracks number `numbers`
+        (1 = its first), in that order; None: all of them again. Ids stay the list's own."""
+        with self._lock:
+            if numbers is None:
+                self.lineups.pop((kind, list_id), None)
+            else:
+                self.lineups[(kind, list_id)] = list(numbers)
+            self._version += 1
+            self._pages.clear()
+
     def missing_fields(self, on: bool = True) -> None:
         """Tracks with null isrc, bpm, key and sub_genre."""
         self.set_content(null_fields={"isrc", "bpm", "key", "sub_genre"} if on else ())
@@ -531,6 +546,9 @@ class FakeBeatport:
         if self.empty_lists:
             return []
         block = self._register(kind, list_id)
+        lineup = self.lineups.get((kind, list_id))
+        if lineup is not None:
+            return [block * BLOCK + number for number in lineup if 0 < number < BLOCK]
         ids = [block * BLOCK + index + 1 for index in range(min(size, BLOCK - 1))]
         if kind == "genre_dates":
             ids.reverse()  # newest first, as order_by=-publish_date asks
