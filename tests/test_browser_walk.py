@@ -156,7 +156,6 @@ async def site(database_url: str) -> AsyncIterator[Site]:
         )
         async for live in serve_app(create_app(settings)):
             library = await store_library()
-            await record_chart(library, [1003, 1001, 1002], "walk-chart-job")
             crate = await crates.create_crate("Warm-up with a long name for a phone")
             await crates.add_tracks(crate.id, [1009, 1003, 1001, 1010])
             # A chart collected twice (/charts lists it, its page shows what moved).
@@ -183,6 +182,14 @@ async def site(database_url: str) -> AsyncIterator[Site]:
             await schedules.create(
                 schedules.parse_schedule_form(
                     name="Odd days", cron="0 6 */2 * *", url="https://www.beatport.com/top-100"
+                )
+            )
+            # The chart above followed: the dashboard shows its "This week".
+            await schedules.create(
+                schedules.parse_schedule_form(
+                    name="Follow Chart Test Chart",
+                    cron="0 6 * * 1",
+                    url="https://www.beatport.com/chart/test-chart/77",
                 )
             )
             await jobs.create("walk-failed-job", "collect_bp_tracks_task", {"label": "chart"})

@@ -320,3 +320,37 @@ async def test_following_a_chart_makes_one_weekly_schedule_that_matches_to_spoti
     ]
     listing = (await app.http.get("/charts", headers=JSON)).json()
     assert [(s["key"], s["collections"]) for s in listing] == [("chart-12", 2)]
+
+
+async def test_the_dashboard_shows_this_week_of_each_followed_chart(
+    app: LiveApp, fake: FakeBeatport
+) -> None:
+    assert await collect(app, fake, [1, 2, 3, 4]) == "succeeded"
+    assert await collect(app, fake, [4, 1, 5, 2]) == "succeeded"
+    # Not followed yet: the dashboard has no "This week".
+    page = BeautifulSoup((await app.http.get("/")).text, "html.parser")
+    assert page.select_one("section.this-week") is None
+
+    assert (await app.http.post("/charts/chart-12/follow", json={})).status_code == 201
+    page = BeautifulSoup((await app.http.get("/")).text, "html.parser")
+    [card] = page.select("section.this-week article.week-chart")
+    assert card.select_one("h3 a")["href"] == "/charts/chart-12"  # type: ignore[index]
+    new, climbing = card.select("ol.week-list")
+    entered = [" ".join(li.get_text(" ").split()) for li in new.select("li")]
+    climbed = [" ".join(li.get_text(" ").split()) for li in climbing.select("li")]
+    # Track 5 entered at #3; track 4 climbed 3 places to #1 (1 and 2 fell, 3 dropped out).
+    assert len(entered) == 1 and entered[0].startswith("#3 ") and entered[0].endswith("NEW")
+    assert len(climbed) == 1 and climbed[0].startswith("#1 ") and climbed[0].endswith("▲3")
+    # Each with its preview to play in place, and "dig these" opens the newest collection.
+    buttons = card.select("button.play[data-preview]")
+    assert len(buttons) == 2
+    assert all(str(b["data-preview"]).startswith("https://") for b in buttons)
+    dig = card.find("a", string="dig these")
+    assert dig is not None and str(dig["href"]).startswith("/dig?job=")
+    assert page.select_one("audio#preview-player") is not None
+    digging = await app.http.get(str(dig["href"]))
+    assert digging.status_code == 200
+
+    # The live part (what refreshes when a badge ends) carries it too.
+    live = await app.http.get("/", headers={"HX-Request": "true"})
+    assert "This week" in live.text and "week-chart" in live.text

@@ -15,7 +15,7 @@ from litestar.params import FromQuery
 from litestar.plugins.htmx import HTMXRequest
 from litestar.response import Template
 
-from services import jobs, library_stats
+from services import chart_week, jobs, library_stats
 from services.settings import Settings
 from web import charts
 from web.collect import form_context
@@ -66,6 +66,7 @@ async def live_context() -> dict[str, Any]:
         "totals": totals,
         "jobs": [with_snapshot(row) for row in recent],
         "pictures": charts.pictures(stats) if stats else None,
+        "this_week": await chart_week.this_week(),
     }
 
 
