@@ -17,11 +17,12 @@ from services.tables import Schedule
 WEEKLY: Final = "0 6 * * 1"
 
 
-async def following(key: str) -> int | None:
-    """The id of a schedule that collects the source `key`, if one does."""
+async def followed() -> dict[str, int]:
+    """Each followed source's key with the id of the (first) schedule that collects it."""
     rows = await Schedule.select(Schedule._meta.primary_key, Schedule.params).order_by(
         Schedule._meta.primary_key
     )
+    keys: dict[str, int] = {}
     for row in rows:
         params = row["params"]
         if isinstance(params, str):
@@ -33,11 +34,17 @@ async def following(key: str) -> int | None:
         if not isinstance(url, str):
             continue
         try:
-            if source_key(parse_target(url)) == key:
-                return int(row["id"])
+            key = source_key(parse_target(url))
         except InvalidTarget:
             continue
-    return None
+        if key is not None:
+            keys.setdefault(key, int(row["id"]))
+    return keys
+
+
+async def following(key: str) -> int | None:
+    """The id of a schedule that collects the source `key`, if one does."""
+    return (await followed()).get(key)
 
 
 async def follow(source: Source) -> tuple[int, bool]:

@@ -29,8 +29,11 @@ class ChartWeek:
 async def this_week(shown: int = SHOWN) -> list[ChartWeek]:
     """Every followed chart collected at least once, the most recently collected first."""
     weeks: list[ChartWeek] = []
+    keys = await chart_follow.followed()  # one read of the schedules, not one per source
+    if not keys:
+        return weeks
     for source in await chart_history.sources():
-        if not source.collections or await chart_follow.following(source.key) is None:
+        if not source.collections or source.key not in keys:
             continue
         moved = await chart_history.movement(source)
         ordered = sorted(moved.entries, key=lambda e: e.position or 10**6)
